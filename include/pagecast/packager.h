@@ -1,0 +1,37 @@
+/*
+ * The packager library: source media files in, one bundle out.
+ *
+ * Reads inputs with libavformat through an mmap, cuts all tracks at the same
+ * presentation times, muxes CMAF fMP4 without transcoding and writes a bundle
+ * (include/pagecast/bundle.h) atomically.  Never prints: messages go through
+ * the log callback, and a failure comes back as a status plus one line.
+ */
+#ifndef PAGECAST_PACKAGER_H
+#define PAGECAST_PACKAGER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum pc_log_level { PC_LOG_ERROR = 0, PC_LOG_WARN = 1, PC_LOG_INFO = 2, PC_LOG_DEBUG = 3 };
+
+struct pc_pack_opts {
+    uint32_t segment_ms;        /* target segment duration; 0: 6000 */
+    uint32_t page_size;         /* 0: 4096 */
+    /* optional: called for warnings and information (never for the final
+     * error, which is returned); @p msg is one line without a newline */
+    void (*log)(void *ud, enum pc_log_level level, const char *msg);
+    /* optional: called now and then with the fraction of input read */
+    void (*progress)(void *ud, double fraction);
+    void *ud;
+};
+
+/**
+ * Package @p n inputs (renditions of one title) into the bundle @p out.
+ * @param err  on failure, one line "<input path>: <reason>" (or "<out>: ...")
+ * @return 0, or a negative PC_E* status.  On failure nothing is left at @p out
+ *         that was not there before, and no temporary file remains.
+ */
+int pc_pack(const char *out, const char *const *inputs, unsigned n,
+            const struct pc_pack_opts *opts, char *err, size_t errlen);
+
+#endif

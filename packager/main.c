@@ -1,0 +1,2 @@
+#include "pagecast/packager.h"
+int main(void) { return 2; }
