@@ -553,7 +553,7 @@ static int write_init(struct packer *p, struct track *t, const struct sample_vec
     struct iovec iov = { buf, init_len };
     r = pc_bundle_writer_add_init(p->w, t->index, &iov, 1);
     if (r < 0)
-        r = fail(p, r, p->out, "cannot write: %s", pc_status_str(r));
+        r = fail(p, r, p->out, "%s", pc_bundle_writer_error(p->w));
     t->init_done = true;
 out:
     if (oc && oc->pb) {
@@ -615,7 +615,7 @@ static int flush_segment(struct packer *p, struct track *t, const struct sample 
         if ((r = write_init(p, t, c, &rec)) < 0)
             return r;
         if ((r = pc_bundle_writer_set_track(p->w, t->index, &rec)) < 0)
-            return fail(p, r, p->out, "%s", pc_status_str(r));
+            return fail(p, r, p->out, "%s", pc_bundle_writer_error(p->w));
     }
     bool video = t->kind == PC_KIND_VIDEO;
     if (c->n > p->fs_cap) {
@@ -693,7 +693,7 @@ static int flush_segment(struct packer *p, struct track *t, const struct sample 
     struct iovec iov = { p->segbuf, total };
     r = pc_bundle_writer_add_segment(p->w, t->index, &rec, &iov, 1);
     if (r < 0)
-        return fail(p, r, p->out, "cannot write segment: %s", pc_status_str(r));
+        return fail(p, r, p->out, "%s", pc_bundle_writer_error(p->w));
     t->segments_written++;
     vec_clear(c);
     return 0;
@@ -1102,8 +1102,13 @@ static int read_input(struct packer *p, struct input *in)
         av_packet_unref(pkt);
         if (r < 0)
             break;
-        if ((++n & 1023) == 0)
+        if ((++n & 1023) == 0) {
             report_progress(p, in);
+            if (p->opts->cancel && p->opts->cancel(p->opts->ud)) {
+                r = fail(p, PC_ECANCELED, in->path, "cancelled");
+                break;
+            }
+        }
     }
     av_packet_free(&pkt);
     if (r < 0)

@@ -283,6 +283,13 @@ int pc_bundle_writer_add_segment(struct pc_bundle_writer *w, unsigned t,
 int pc_bundle_writer_commit(struct pc_bundle_writer *w, uint64_t *generation_out,
                             char *err, size_t errlen);
 
+/**
+ * The one-line reason for the writer's first failure ("" if none).  Errors
+ * are sticky: after a failed call every later call returns the same status.
+ * Valid until commit or abort.
+ */
+const char *pc_bundle_writer_error(const struct pc_bundle_writer *w);
+
 /** Remove the temporary file and free @p w.  Safe with NULL. */
 void pc_bundle_writer_abort(struct pc_bundle_writer *w);
 

@@ -14,7 +14,7 @@
  * Find the first sample entry in an fMP4 init segment (ftyp + moov, path
  * moov/trak/mdia/minf/stbl/stsd) and format its RFC 6381 codecs string:
  *   avc1/avc3 + avcC  -> "avc1.PPCCLL"         (profile, constraints, level hex)
- *   hvc1/hev1 + hvcC  -> "hvc1.P.C.TL.Bxx..."  (ISO/IEC 14496-15 Annex E)
+ *   hvc1/hev1 + hvcC  -> "hvc1.P.C.TL.Bxx..." (prefix is the entry's own fourcc; 14496-15 Annex E)
  *   av01 + av1C       -> "av01.P.LLT.DD.M.CCC.cp.tc.mc.F" (AV1-ISOBMFF)
  *   vp09 + vpcC       -> "vp09.PP.LL.DD.CC.cp.tc.mc.FF"   (VP-codec-ISOBMFF)
  *   mp4a + esds       -> "mp4a.40.N" (AAC, N = audio object type) or

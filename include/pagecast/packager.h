@@ -22,6 +22,8 @@ struct pc_pack_opts {
     void (*log)(void *ud, enum pc_log_level level, const char *msg);
     /* optional: called now and then with the fraction of input read */
     void (*progress)(void *ud, double fraction);
+    /* optional: polled now and then; non-zero abandons the job (PC_ECANCELED) */
+    int (*cancel)(void *ud);
     void *ud;
 };
 

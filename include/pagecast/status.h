@@ -26,7 +26,8 @@
     XX(UNALIGNED,   422, "renditions' keyframes do not align")                \
     XX(TOOBIG,      413, "too large")                                         \
     XX(BUSY,        503, "busy, try again later")                             \
-    XX(RANGE,       416, "range not satisfiable")
+    XX(RANGE,       416, "range not satisfiable")                             \
+    XX(CANCELED,    503, "cancelled")
 
 enum pc_status {
     PC_OK = 0,
