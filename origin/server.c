@@ -1,0 +1,2 @@
+/* placeholder: being written */
+int pc__server_placeholder;
