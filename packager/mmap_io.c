@@ -7,6 +7,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -18,6 +21,9 @@
 #include <libavutil/mem.h>
 
 #define AVIO_BUFFER_SIZE (64 * 1024)
+
+static pthread_once_t bus_once;
+static void install_bus_handler(void);
 
 int pc_input_map_file(struct pc_input_map *m, const char *path, char *err, size_t errlen)
 {
@@ -59,6 +65,7 @@ int pc_input_map_file(struct pc_input_map *m, const char *path, char *err, size_
     }
     /* The demuxer mostly reads forward; let the kernel read ahead widely. */
     (void)madvise(p, (size_t)st.st_size, MADV_SEQUENTIAL);
+    pthread_once(&bus_once, install_bus_handler);
     m->data = p;
     m->size = (size_t)st.st_size;
     m->mapped = 1;
@@ -80,6 +87,51 @@ void pc_input_unmap(struct pc_input_map *m)
     memset(m, 0, sizeof *m);
 }
 
+/*
+ * A mapped file that shrinks under us (a source truncated or rewritten while
+ * it is packaged) raises SIGBUS on the next touch of a lost page.  That must
+ * fail one job, not kill the origin: the only code that touches the mapping
+ * is the copy below, so it runs under a per-thread recovery point and the
+ * handler jumps back to it.  A SIGBUS anywhere else goes to the previous
+ * handler as before.
+ */
+static _Thread_local sigjmp_buf *volatile tls_recover;
+static struct sigaction prev_bus;
+static pthread_once_t bus_once = PTHREAD_ONCE_INIT;
+
+static void bus_handler(int sig, siginfo_t *si, void *uc)
+{
+    if (tls_recover)
+        siglongjmp(*tls_recover, 1);
+    /* Not ours: reinstate the previous disposition; the fault repeats. */
+    sigaction(sig, &prev_bus, NULL);
+    (void)si;
+    (void)uc;
+}
+
+static void install_bus_handler(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = bus_handler;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGBUS, &sa, &prev_bus);
+}
+
+static int guarded_copy(void *dst, const void *src, size_t n)
+{
+    sigjmp_buf jb;
+    if (sigsetjmp(jb, 1)) {
+        tls_recover = NULL;
+        return -1;
+    }
+    tls_recover = &jb;
+    memcpy(dst, src, n);
+    tls_recover = NULL;
+    return 0;
+}
+
 static int map_read(void *opaque, uint8_t *buf, int len)
 {
     struct pc_input_map *m = opaque;
@@ -88,7 +140,12 @@ static int map_read(void *opaque, uint8_t *buf, int len)
     size_t n = m->size - m->pos;
     if (n > (size_t)len)
         n = (size_t)len;
-    memcpy(buf, m->data + m->pos, n);
+    if (m->mapped && guarded_copy(buf, m->data + m->pos, n) < 0) {
+        m->shrank = 1;
+        return AVERROR(EIO);
+    }
+    if (!m->mapped)
+        memcpy(buf, m->data + m->pos, n);
     m->pos += n;
     return (int)n;
 }

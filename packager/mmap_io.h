@@ -17,6 +17,7 @@ struct pc_input_map {
     size_t size;
     size_t pos;
     int mapped;             /* 1: data is our mmap and must be unmapped */
+    int shrank;             /* the file lost mapped pages while read (SIGBUS) */
 };
 
 /**

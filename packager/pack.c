@@ -1113,6 +1113,8 @@ static int read_input(struct packer *p, struct input *in)
     av_packet_free(&pkt);
     if (r < 0)
         return r;
+    if (in->map.shrank)
+        return fail(p, PC_EMEDIA, in->path, "the file shrank while it was being read");
     if (e != AVERROR_EOF) {
         if (in->indexed || !n)
             return fail(p, PC_EMEDIA, in->path, "read error: %s",

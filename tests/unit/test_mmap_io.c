@@ -1,0 +1,83 @@
+/*
+ * The mmapped input: reads, seeks, and a source that shrinks while mapped
+ * (which would raise SIGBUS) failing the read instead of the process.
+ */
+#include "mmap_io.h"
+
+#include "pagecast/status.h"
+
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <libavformat/avio.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char *temp_file(size_t size)
+{
+    char *path = strdup("/tmp/pc-mmap-XXXXXX");
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    uint8_t *buf = malloc(size);
+    for (size_t i = 0; i < size; i++)
+        buf[i] = (uint8_t)(i * 7);
+    cr_assert_eq(write(fd, buf, size), (ssize_t)size);
+    free(buf);
+    close(fd);
+    return path;
+}
+
+Test(mmap_io, reads_and_seeks_like_a_file)
+{
+    char *path = temp_file(300000);
+    struct pc_input_map m;
+    char err[128];
+    cr_assert_eq(pc_input_map_file(&m, path, err, sizeof err), 0, "%s", err);
+    AVIOContext *pb = pc_avio_open(&m);
+    cr_assert_not_null(pb);
+    cr_assert_eq(avio_size(pb), 300000);
+    uint8_t b[16];
+    cr_assert_eq(avio_seek(pb, 250001, SEEK_SET), 250001);
+    cr_assert_eq(avio_read(pb, b, 16), 16);
+    for (int i = 0; i < 16; i++)
+        cr_assert_eq(b[i], (uint8_t)((250001 + i) * 7));
+    cr_assert_eq(avio_seek(pb, 299990, SEEK_SET), 299990);
+    cr_assert_eq(avio_read(pb, b, 16), 10, "a read at the end is short");
+    pc_avio_free(&pb);
+    pc_input_unmap(&m);
+    unlink(path);
+    free(path);
+}
+
+Test(mmap_io, refuses_empty_files_and_directories)
+{
+    char *path = temp_file(0);
+    struct pc_input_map m;
+    char err[128];
+    cr_assert_eq(pc_input_map_file(&m, path, err, sizeof err), PC_EMEDIA);
+    cr_assert_str_eq(err, "empty file");
+    cr_assert_eq(pc_input_map_file(&m, "/tmp", err, sizeof err), PC_EMEDIA);
+    cr_assert_eq(pc_input_map_file(&m, "/nonexistent/x.mp4", err, sizeof err), PC_ENOENT);
+    unlink(path);
+    free(path);
+}
+
+Test(mmap_io, a_file_truncated_while_mapped_fails_the_read_not_the_process)
+{
+    char *path = temp_file(1 << 20);
+    struct pc_input_map m;
+    char err[128];
+    cr_assert_eq(pc_input_map_file(&m, path, err, sizeof err), 0, "%s", err);
+    AVIOContext *pb = pc_avio_open(&m);
+    cr_assert_eq(truncate(path, 0), 0);
+    uint8_t *b = malloc(1 << 20);
+    int n = avio_read(pb, b, 1 << 20);
+    cr_assert_lt(n, 1 << 20, "the lost pages are not returned");
+    cr_assert_eq(m.shrank, 1, "the shrink is reported");
+    free(b);
+    pc_avio_free(&pb);
+    pc_input_unmap(&m);
+    unlink(path);
+    free(path);
+}
