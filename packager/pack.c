@@ -134,8 +134,10 @@ struct packer {
     bool ref_done;
     int64_t ref_max_pts;
     struct pc_bundle_writer *w;
-    uint8_t *segbuf;
+    uint8_t *segbuf;                /* moof + mdat header */
     size_t segbuf_cap;
+    struct iovec *iov;              /* header, then each sample's bytes */
+    size_t iov_cap;
     struct pc_fmp4_sample *fs;
     size_t fs_cap;
     double progress_base;
@@ -653,24 +655,30 @@ static int flush_segment(struct packer *p, struct track *t, const struct sample 
         payload += s->size;
     }
     size_t hdr = pc_fmp4_header_size(c->n, video);
-    size_t total = hdr + payload;
-    if (total > p->segbuf_cap) {
-        size_t cap = total + total / 4;
+    if (hdr > p->segbuf_cap || c->n + 1 > p->iov_cap) {
+        size_t cap = hdr + hdr / 4, icap = c->n * 2 + 1;
         uint8_t *nb = realloc(p->segbuf, cap);
-        if (!nb)
+        if (nb) {
+            p->segbuf = nb;
+            p->segbuf_cap = cap;
+        }
+        struct iovec *ni = realloc(p->iov, icap * sizeof *ni);
+        if (ni) {
+            p->iov = ni;
+            p->iov_cap = icap;
+        }
+        if (!nb || !ni)
             return fail(p, PC_ENOMEM, t->in->path, "out of memory");
-        p->segbuf = nb;
-        p->segbuf_cap = cap;
     }
     if (!pc_fmp4_write_header(p->segbuf, (uint32_t)(t->segments_written + 1), 1,
                               (uint64_t)c->v[0].dts, p->fs, c->n, video, payload))
         return fail(p, PC_ETOOBIG, t->in->path, "segment larger than 4 GiB");
-    uint8_t *d = p->segbuf + hdr;
+    /* The samples go to the file straight from the demuxer's packets. */
+    p->iov[0] = (struct iovec){ p->segbuf, hdr };
     int64_t decode_span = 0;
     for (size_t i = 0; i < c->n; i++) {
         const struct sample *s = &c->v[i];
-        memcpy(d, s->conv ? s->conv : s->pkt->data, s->size);
-        d += s->size;
+        p->iov[i + 1] = (struct iovec){ s->conv ? s->conv : s->pkt->data, s->size };
         decode_span += p->fs[i].duration;
     }
     /* The index keeps presentation times: a segment starts at its first
@@ -690,8 +698,7 @@ static int flush_segment(struct packer *p, struct track *t, const struct sample 
         .flags = c->v[0].key ? PC_SEGMENT_KEY : 0,
         .key_size = video && c->v[0].key ? (uint32_t)(hdr + c->v[0].size) : 0,
     };
-    struct iovec iov = { p->segbuf, total };
-    r = pc_bundle_writer_add_segment(p->w, t->index, &rec, &iov, 1);
+    r = pc_bundle_writer_add_segment(p->w, t->index, &rec, p->iov, (int)c->n + 1);
     if (r < 0)
         return fail(p, r, p->out, "%s", pc_bundle_writer_error(p->w));
     t->segments_written++;
@@ -1223,6 +1230,7 @@ static void packer_free(struct packer *p)
     free(p->inputs);
     free(p->cuts);
     free(p->segbuf);
+    free(p->iov);
     free(p->fs);
 }
 
