@@ -862,6 +862,13 @@ static int take_packet(struct packer *p, struct track *t, AVPacket *pkt)
     }
     struct sample s = { .key = key };
     s.dur = pkt->duration > 0 ? av_rescale_q(pkt->duration, st->time_base, t->tb) : 0;
+    if (t->kind == PC_KIND_AUDIO) {
+        /* The codec's own frame length beats a container's rounded one
+         * (Matroska keeps milliseconds: 21 ms for 1024 samples at 48 kHz). */
+        int frame = av_get_audio_frame_duration2(st->codecpar, pkt->size);
+        if (frame > 0 && st->codecpar->sample_rate > 0)
+            s.dur = av_rescale_q(frame, (AVRational){1, st->codecpar->sample_rate}, t->tb);
+    }
     if (src_pts == AV_NOPTS_VALUE) {
         s.dts = t->last_dts + (t->last_dur > 0 ? t->last_dur : t->frame_dur > 0 ? t->frame_dur : 1);
         s.pts = s.dts;
