@@ -94,7 +94,7 @@ static int check(const char *path)
     char err[512];
     int r = pc_bundle_open(&b, path, err, sizeof err);
     if (r < 0) {
-        fprintf(stderr, "pagecast-pack: %s: %s\n", path, err);
+        fprintf(stderr, "pagecast-pack: %s\n", err);   /* err names the path */
         return 1;
     }
     uint64_t segs = 0;
@@ -112,7 +112,7 @@ static int dump(const char *path)
     char err[512];
     int r = pc_bundle_open(&b, path, err, sizeof err);
     if (r < 0) {
-        fprintf(stderr, "pagecast-pack: %s: %s\n", path, err);
+        fprintf(stderr, "pagecast-pack: %s\n", err);
         return 1;
     }
     r = pc_bundle_dump_json(&b, stdout);

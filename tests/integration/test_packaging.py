@@ -1,0 +1,319 @@
+#!/usr/bin/env python3
+"""Good inputs package into bundles that play back the source's packets.
+
+Each case makes a short source with ffmpeg (cached per build directory),
+packages it with pagecast-pack and runs pctest.pack_ok(), which checks the
+exit status, --check, page alignment of every blob, the CMAF boxes, the codec
+string against the init segment and the source, that init + all segments of
+each track demux to exactly the source stream's packets (count, keyframes,
+bytes, timestamps up to one shift common to all tracks: the A/V offset is
+kept), that every video segment starts with a keyframe, on its own too, and
+that all tracks are cut at the same times.  Cases add what is special to them.
+
+Run: test_packaging.py CASE   (see tests/integration/meson.build)
+"""
+
+import os
+import subprocess
+
+import pctest
+from pctest import (AAC, Fail, check, derived, expect_audio_only_segments,
+                    expect_video_segments, lavfi_audio, lavfi_video, log, media,
+                    pack_ok, probe, stream_packets, x264)
+
+
+# ---------------------------------------------------------------- sources
+
+def src_h264_aac(dur=8, gop=24, bframes=3):
+    """H.264 (High, B-frames, closed GOP of @gop frames at 24 fps) + stereo AAC."""
+    return media("h264-aac-%ds-g%d-b%d" % (dur, gop, bframes), "mp4",
+                 lavfi_video(dur=dur) + lavfi_audio(dur=dur) +
+                 ["-map", "0:v", "-map", "1:a"] + x264(gop, bframes) + AAC)
+
+
+def has_bframes(path):
+    pr = probe(path, hashes=False)
+    v = [s for s in pr["streams"] if s["codec_type"] == "video"][0]
+    return any(p["pts"] != p["dts"] for p in stream_packets(pr, v["index"])
+               if isinstance(p.get("dts"), int)) and v.get("has_b_frames", 0) > 0
+
+
+def first_presented(pr, codec_type):
+    s = [s for s in pr["streams"] if s["codec_type"] == codec_type][0]
+    return float(min(p["t"] for p in stream_packets(pr, s["index"])
+                     if p["t"] is not None and not p["discard"]))
+
+
+# ---------------------------------------------------------------- cases
+
+def packs_h264_with_bframes_mp4():
+    src = src_h264_aac()
+    check(has_bframes(src), "test source has no B-frames (pts == dts everywhere)")
+    pk = pack_ok([src])
+    check(sorted(t.kind for t in pk.tracks) == ["audio", "video"], "expected one video and one audio track")
+    expect_video_segments(pk, 6)
+
+
+def packs_hevc_mp4():
+    src = media("hevc-aac", "mp4", lavfi_video() + lavfi_audio() + ["-map", "0:v", "-map", "1:a",
+                "-c:v", "libx265", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-tag:v", "hvc1",
+                "-x265-params", "keyint=24:min-keyint=24:scenecut=0:open-gop=0:frame-threads=1:"
+                "pools=none:log-level=error"] + AAC)
+    pk = pack_ok([src])
+    expect_video_segments(pk, 6)
+
+
+def packs_av1_mp4():
+    src = media("av1-aac", "mp4", lavfi_video() + lavfi_audio() + ["-map", "0:v", "-map", "1:a",
+                "-c:v", "libaom-av1", "-usage", "realtime", "-cpu-used", "8", "-row-mt", "1",
+                "-threads", "2", "-g", "24", "-keyint_min", "24", "-pix_fmt", "yuv420p"] + AAC)
+    pk = pack_ok([src])
+    expect_video_segments(pk, 6)
+
+
+def packs_vp9_opus_webm():
+    src = media("vp9-opus", "webm", lavfi_video() + lavfi_audio() + ["-map", "0:v", "-map", "1:a",
+                "-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-threads", "1",
+                "-g", "24", "-keyint_min", "24", "-b:v", "300k", "-pix_fmt", "yuv420p",
+                "-c:a", "libopus", "-b:a", "64k", "-ac", "2"])
+    pk = pack_ok([src])
+    expect_video_segments(pk, 6)
+
+
+def packs_h264_aac_mkv():
+    src = media("h264-aac", "mkv", lavfi_video() + lavfi_audio() + ["-map", "0:v", "-map", "1:a"] +
+                x264() + AAC)
+    pk = pack_ok([src])
+    expect_video_segments(pk, 6)
+
+
+def packs_h264_aac_mpegts():
+    src = media("h264-aac", "ts", lavfi_video() + lavfi_audio() + ["-map", "0:v", "-map", "1:a"] +
+                x264() + AAC)
+    pk = pack_ok([src])
+    expect_video_segments(pk, 6)
+
+
+def packs_aac_audio_only():
+    src = media("aac-only-14s", "m4a", lavfi_audio(dur=14) + AAC)
+    pk = pack_ok([src])
+    expect_audio_only_segments(pk, 6)
+
+
+def packs_ac3_with_video():
+    src = media("h264-ac3", "mp4", lavfi_video() + lavfi_audio() + ["-map", "0:v", "-map", "1:a"] +
+                x264() + ["-c:a", "ac3", "-b:a", "192k", "-ac", "2"])
+    pk = pack_ok([src])
+    check(sorted(t.codec for t in pk.tracks) == ["ac3", "h264"], "expected h264 + ac3 tracks")
+    expect_video_segments(pk, 6)
+
+
+def packs_eac3_audio_only():
+    # a raw E-AC-3 elementary stream: no container timestamps at all
+    src = media("eac3-only", "eac3", lavfi_audio(dur=10) + ["-c:a", "eac3", "-b:a", "192k", "-ac", "2"])
+    pk = pack_ok([src])
+    expect_audio_only_segments(pk, 6)
+
+
+def packs_mp3_audio_only_with_cover_art():
+    # an ID3 attached picture is not a video track
+    src = media("mp3-cover", "mp3", lavfi_audio(freq=500, rate=44100, dur=10) +
+                ["-f", "lavfi", "-i", "testsrc2=size=64x64:rate=1:duration=1",
+                 "-map", "0:a", "-map", "1:v", "-frames:v", "1", "-c:v", "mjpeg",
+                 "-disposition:v", "attached_pic", "-c:a", "libmp3lame", "-b:a", "128k", "-ac", "2",
+                 "-id3v2_version", "3"])
+    pr = probe(src, hashes=False)
+    check(any(s.get("disposition", {}).get("attached_pic") for s in pr["streams"]),
+          "test source has no attached picture")
+    pk = pack_ok([src])
+    check([t.codec for t in pk.tracks] == ["mp3"], "expected one mp3 track, got %s" %
+          [t.codec for t in pk.tracks])
+    expect_audio_only_segments(pk, 6)
+
+
+def packs_flac_audio_only():
+    src = media("flac-only", "flac", lavfi_audio(dur=10) + ["-c:a", "flac", "-ac", "2"])
+    pk = pack_ok([src])
+    expect_audio_only_segments(pk, 6)
+
+
+def _has_video_edit(path):
+    """Whether an mp4's video trak has an edit list that skips media."""
+    top, data = pctest.top_level_boxes(path)
+    moov = [b for b in pctest.boxes(data) if b[0] == "moov"][0]
+    for trak in pctest.boxes(data, moov[3], moov[2]):
+        if trak[0] != "trak":
+            continue
+        mdia = pctest.child(data, trak, "mdia")
+        hdlr = pctest.child(data, mdia, "hdlr")
+        if data[hdlr[3] + 8:hdlr[3] + 12] != b"vide":
+            continue
+        edts = pctest.child(data, trak, "edts", required=False)
+        if not edts:
+            return False
+        e = pctest.child(data, edts, "elst")
+        v, n = data[e[3]], pctest.u32(data, e[3] + 4)
+        o = e[3] + 8
+        for _ in range(n):
+            mt = int.from_bytes(data[o + (8 if v == 1 else 4):o + (16 if v == 1 else 8)], "big", signed=True)
+            if mt > 0:
+                return True
+            o += 20 if v == 1 else 12
+    return False
+
+
+def honours_edit_list():
+    base = src_h264_aac(dur=8, gop=24)
+
+    def cut(src, dst):
+        # stream copy from 1.3 s: the video starts at the keyframe before
+        # 1.3 s, and an edit list hides the frames before 1.3 s
+        p = subprocess.run([pctest.FFMPEG, "-hide_banner", "-nostdin", "-v", "error", "-y", "-ss", "1.3",
+                            "-i", src, "-map", "0", "-c", "copy", "-f", "mp4", dst],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        if p.returncode:
+            raise Fail("making the edit-list source failed: %s" % p.stderr.decode()[-2000:])
+    src = derived("h264-aac-elst", "mp4", base, "ss1.3-copy", cut)
+    check(_has_video_edit(src), "test source has no video edit list skipping media")
+    pk = pack_ok([src])
+    pr = probe(src, hashes=False)
+    log("source first presented video %.4f s, audio %.4f s" %
+        (first_presented(pr, "video"), first_presented(pr, "audio")))
+
+
+def keeps_late_audio_offset():
+    # audio starts 0.5 s after the video
+    src = media("h264-aac-late-audio", "mp4", lavfi_video() + ["-itsoffset", "0.5"] + lavfi_audio(dur=7.5) +
+                ["-map", "0:v", "-map", "1:a"] + x264() + AAC)
+    pr = probe(src, hashes=False)
+    off = first_presented(pr, "audio") - first_presented(pr, "video")
+    check(abs(off - 0.5) < 0.025, "test source's audio starts %.3f s after video, wanted 0.5" % off)
+    pk = pack_ok([src])   # verify_sync: every packet keeps its time, so the offset is kept
+    v = [tv for tv in pk.tracks if tv.kind == "video"][0]
+    a = [tv for tv in pk.tracks if tv.kind == "audio"][0]
+    got = (float(min(p["t"] for p in a.out_pkts if not p["discard"])) -
+           float(min(p["t"] for p in v.out_pkts if not p["discard"])))
+    log("audio starts %.4f s after video in the source, %.4f s in the bundle" % (off, got))
+
+
+def cuts_10s_gop_at_keyframes():
+    # target 6 s, keyframes every 10 s: segments are 10 s, each starting at a keyframe
+    src = src_h264_aac(dur=25, gop=240)
+    pk = pack_ok([src])
+    expect_video_segments(pk, 10)
+    v = [tv for tv in pk.tracks if tv.kind == "video"][0]
+    check(len(v.t["segments"]) == 3, "expected 3 segments (10 + 10 + 5 s), got %d" % len(v.t["segments"]))
+
+
+def packs_59_94_fps():
+    src = media("h264-aac-5994", "mp4", lavfi_video(rate="60000/1001") + lavfi_audio() +
+                ["-map", "0:v", "-map", "1:a"] + x264(gop=60) + AAC)
+    pk = pack_ok([src])
+    v = [tv for tv in pk.tracks if tv.kind == "video"][0]
+    check(v.t["frame_rate"] == "60000/1001", "frame_rate %r, expected 60000/1001" % v.t["frame_rate"])
+    # keyframes every 60 frames = 1.001 s: the first at or after 6 s is at 6.006 s
+    expect_video_segments(pk, 6.006)
+
+
+def _ladder(name, gops):
+    """Renditions of one source, same frames and timestamps, GOPs as given."""
+    outs = []
+    sizes = [(320, 240), (160, 120)]
+    for (w, h), gop in zip(sizes, gops):
+        outs.append(media("%s-%dp-g%d" % (name, h, gop), "mp4",
+                          lavfi_video(dur=10) + ["-vf", "scale=%d:%d" % (w, h)] + x264(gop) + ["-an"]))
+    return outs
+
+
+def packs_aligned_ladder_from_separate_files():
+    videos = _ladder("ladder", [24, 24])
+    audio = media("ladder-audio-eng", "m4a", lavfi_audio(dur=10) + AAC + ["-metadata:s:a:0", "language=eng"])
+    pk = pack_ok(videos + [audio])
+    check(sorted((t.t.get("height") or 0) for t in pk.tracks) == [0, 120, 240],
+          "expected tracks 240p, 120p and audio")
+    a = [tv for tv in pk.tracks if tv.kind == "audio"][0]
+    check(a.t["language"] == "eng", "audio language %r, expected eng" % a.t["language"])
+    expect_video_segments(pk, 6)
+
+
+def skips_unsupported_streams_with_warning():
+    # PCM audio is not one of pagecast's codecs: skipped with a warning
+    src = media("h264-aac-pcm", "mkv", lavfi_video() + lavfi_audio() + lavfi_audio(freq=880) +
+                ["-map", "0:v", "-map", "1:a", "-map", "2:a"] + x264() +
+                ["-c:a:0", "aac", "-b:a:0", "96k", "-ac", "2", "-c:a:1", "pcm_s16le"])
+    pk = pack_ok([src], expect_warning="pcm")
+    check(sorted(t.codec for t in pk.tracks) == ["aac", "h264"], "expected h264 + aac tracks only")
+
+
+def segment_duration_2_on_1s_gop():
+    src = src_h264_aac(dur=8, gop=24)
+    pk = pack_ok([src], "--segment-duration", "2")
+    expect_video_segments(pk, 2)
+    for tv in pk.tracks:
+        check(len(tv.t["segments"]) == 4, "track %d: %d segments, expected 4 of 2 s" %
+              (tv.t["index"], len(tv.t["segments"])))
+
+
+def honours_page_size_option():
+    src = src_h264_aac()
+    pk = pack_ok([src], "--page-size", "65536")
+    check(pk.dump["page_size"] == 65536, "page_size %r, expected 65536" % pk.dump["page_size"])
+
+
+DAMAGE_AT = 0.5         # fraction of the file
+DAMAGE_LEN = 87 * 188   # whole TS packets, ~16 KiB
+
+
+def packages_damaged_ts_middle_with_warning():
+    intact = media("h264-aac-10s", "ts", lavfi_video(dur=10) + lavfi_audio(dur=10) +
+                   ["-map", "0:v", "-map", "1:a"] + x264() + AAC)
+    size = os.path.getsize(intact)
+    start = int(size * DAMAGE_AT) // 188 * 188
+    end = start + DAMAGE_LEN
+
+    def damage(src, dst):
+        with open(src, "rb") as f:
+            data = bytearray(f.read())
+        garbage = bytes(pctest.random.Random(7).getrandbits(8) for _ in range(DAMAGE_LEN))
+        data[start:end] = garbage
+        with open(dst, "wb") as f:
+            f.write(data)
+    src = derived("h264-aac-10s-damaged", "ts", intact, "garbage@%d+%d" % (start, DAMAGE_LEN), damage)
+
+    pk = pack_ok([src], expect_warning="", exact_packets=False)
+    # Which packets of the intact file touch the damaged bytes: a packet's
+    # bytes run from its first TS packet to the next packet of its stream.
+    ref = probe(intact, hashes=False)
+    for tv in pk.tracks:
+        s = [x for x in ref["streams"] if x["codec_name"] == tv.codec][0]
+        pk_ = stream_packets(ref, s["index"])
+        # packets split from one PES by a parser (ADTS frames) have no
+        # position of their own: they share their PES's
+        pos = []
+        for p in pk_:
+            pos.append(p["pos"] if p["pos"] is not None else (pos[-1] if pos else 0))
+        pos.append(size)
+        nxt = [next((q for q in pos[i + 1:] if q > pos[i]), size) for i in range(len(pk_))]
+        hit = sum(1 for a, b in zip(pos, nxt) if a < end + 188 and b > start - 188)
+        want = len(pk_) - hit
+        got = len(tv.out_pkts)
+        log("track %d (%s): intact %d packets, %d touch the damage, bundle has %d" %
+            (tv.t["index"], tv.codec, len(pk_), hit, got))
+        check(hit > 0 or tv.kind == "audio", "the damage missed the video (test setup)")
+        check(got >= want, "track %d (%s): %d packets, but only %d of %d touch the damaged bytes: "
+              "lost more than the damaged part" % (tv.t["index"], tv.codec, got, hit, len(pk_)))
+        check(got <= len(pk_), "track %d: %d packets, more than the intact file's %d" %
+              (tv.t["index"], got, len(pk_)))
+
+
+CASES = {f.__name__: f for f in [
+    packs_h264_with_bframes_mp4, packs_hevc_mp4, packs_av1_mp4, packs_vp9_opus_webm,
+    packs_h264_aac_mkv, packs_h264_aac_mpegts, packs_aac_audio_only, packs_ac3_with_video,
+    packs_eac3_audio_only, packs_mp3_audio_only_with_cover_art, packs_flac_audio_only,
+    honours_edit_list, keeps_late_audio_offset, cuts_10s_gop_at_keyframes, packs_59_94_fps,
+    packs_aligned_ladder_from_separate_files, skips_unsupported_streams_with_warning,
+    segment_duration_2_on_1s_gop, honours_page_size_option, packages_damaged_ts_middle_with_warning,
+]}
+
+if __name__ == "__main__":
+    pctest.main(CASES)
