@@ -1262,6 +1262,13 @@ static int run(struct packer *p, const char *const *paths)
             p->ref = &p->tracks[i];
     if (!p->ref)
         p->ref = &p->tracks[0];
+    for (unsigned i = 0; i < p->n_tracks; i++) {
+        const struct track *t = &p->tracks[i];
+        plog(p, PC_LOG_INFO, "track %u: %s stream #%d of %s (%s), timescale %d%s", i,
+             t->kind == PC_KIND_VIDEO ? "video" : "audio", t->st->index, t->in->path,
+             avcodec_get_name(t->st->codecpar->codec_id), t->tb.den,
+             t == p->ref ? ", decides the cuts" : "");
+    }
     for (unsigned i = 0; i < p->n_inputs; i++)
         if ((r = read_ahead(p, &p->inputs[i])) < 0)
             return r;
@@ -1303,6 +1310,9 @@ static int run(struct packer *p, const char *const *paths)
     }
     if (p->opts->progress)
         p->opts->progress(p->opts->ud, 1.0);
+    for (unsigned i = 0; i < p->n_tracks; i++)
+        plog(p, PC_LOG_INFO, "track %u: %" PRIu64 " samples in %" PRIu64 " segments", i,
+             p->tracks[i].samples, p->tracks[i].segments_written);
     struct pc_bundle_writer *w = p->w;
     p->w = NULL;
     if ((r = pc_bundle_writer_commit(w, NULL, reason, sizeof reason)) < 0) {
