@@ -77,6 +77,7 @@ struct pc_catalog {
     int stop_pipe[2];
     pthread_t watcher;
     bool watching;
+    bool watch_warned;
     pthread_mutex_t scan_lock;      /* one scan at a time */
     /* stats */
     atomic_uint_fast64_t jobs_done, jobs_failed, jobs_queued, ready;
@@ -508,10 +509,16 @@ static int classify(const struct pc_catalog *c, const char *path, struct stat *s
 
 static void watch_dir(struct scan *s, const char *path)
 {
-    if (s->watch && s->c->ino_fd >= 0)
-        inotify_add_watch(s->c->ino_fd, path,
+    if (!s->watch || s->c->ino_fd < 0)
+        return;
+    if (inotify_add_watch(s->c->ino_fd, path,
                           IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_CLOSE_WRITE |
-                          IN_ATTRIB | IN_DELETE_SELF | IN_ONLYDIR);
+                          IN_ATTRIB | IN_DELETE_SELF | IN_ONLYDIR) < 0 && !s->c->watch_warned) {
+        /* ENOSPC: fs.inotify.max_user_watches is too small for this tree. */
+        s->c->watch_warned = true;
+        clog_(s->c, PC_LOG_WARN, "cannot watch %s (%s): changes there need SIGHUP; "
+              "raise fs.inotify.max_user_watches", path, strerror(errno));
+    }
 }
 
 static int list_dir(const char *path, char ***names, size_t *n)
