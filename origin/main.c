@@ -1,2 +1,355 @@
-/* placeholder: being written */
-int main(void) { return 2; }
+/*
+ * pagecast-origin: the command line over the catalog (catalog.h) and the
+ * HTTP server (server.h).  It parses options, opens the catalog, starts the
+ * server, prints the address it listens on, and turns signals into calls:
+ * SIGTERM/SIGINT stop gracefully (exit 0), SIGHUP rescans the media
+ * directory and reopens the access log.
+ *
+ * Signals: blocked in this thread before any other thread exists (so every
+ * thread inherits the mask) and received here with sigwait(), which makes
+ * the handling ordinary code instead of async-signal-safe code.
+ *
+ * Exit status: 0 after a graceful stop, 1 when it cannot start (one line on
+ * stderr says why), 2 for a usage error.
+ */
+#include "catalog.h"
+#include "server.h"
+
+#include "pagecast/status.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+static const char usage_text[] =
+    "usage: pagecast-origin --media DIR [options]\n"
+    "\n"
+    "Serve every media file under DIR as HLS and DASH, packaging titles in the\n"
+    "background into a store of bundles.\n"
+    "\n"
+    "  -m, --media DIR             media directory (required)\n"
+    "  -s, --store DIR             bundle store (default: DIR/.pagecast-store)\n"
+    "  -l, --listen HOST:PORT      address to serve (default 127.0.0.1:8080);\n"
+    "                              [::1]:PORT for IPv6, :PORT for all IPv4\n"
+    "                              interfaces, port 0 picks a free port\n"
+    "  -t, --threads N             serving threads (default: number of CPUs)\n"
+    "  -w, --workers N             packaging threads (default: half the CPUs, >= 1)\n"
+    "      --segment-duration S    target segment duration in seconds (default 6)\n"
+    "      --manifest-max-age S    Cache-Control max-age of manifests (default 2)\n"
+    "      --connection-timeout S  close connections idle for S seconds (default 30)\n"
+    "      --max-connections N     open connections over all threads (default 10000)\n"
+    "      --drain-timeout S       on SIGTERM, time to finish requests (default 10)\n"
+    "      --access-log FILE       append the access log to FILE (default: stdout)\n"
+    "      --no-access-log         no access log\n"
+    "      --no-watch              do not follow DIR with inotify (SIGHUP rescans)\n"
+    "  -h, --help                  this text\n"
+    "  -V, --version               print the version\n"
+    "\n"
+    "Signals: SIGTERM/SIGINT finish requests in flight and exit 0; SIGHUP\n"
+    "rescans DIR and reopens the access log file.\n";
+
+static int usage_error(const char *msg, const char *arg)
+{
+    if (arg)
+        fprintf(stderr, "pagecast-origin: %s: %s\n", msg, arg);
+    else
+        fprintf(stderr, "pagecast-origin: %s\n", msg);
+    fputs("Try 'pagecast-origin --help'.\n", stderr);
+    return 2;
+}
+
+/* A decimal in [lo, hi]: no sign, no trailing garbage. */
+static int parse_uint(const char *s, unsigned long lo, unsigned long hi, unsigned *out)
+{
+    if (!s || *s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    char *end;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || *end || v < lo || v > hi)
+        return -1;
+    *out = (unsigned)v;
+    return 0;
+}
+
+/* HOST:PORT, [V6]:PORT or :PORT.  @p host receives a copy (owned). */
+static int parse_listen(const char *s, char **host, uint16_t *port)
+{
+    const char *colon;
+    const char *h = s;
+    size_t hl;
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+        if (!close || close[1] != ':')
+            return -1;
+        h = s + 1;
+        hl = (size_t)(close - h);
+        colon = close + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon)
+            return -1;
+        hl = (size_t)(colon - s);
+    }
+    unsigned p;
+    if (parse_uint(colon + 1, 0, 65535, &p) < 0)
+        return -1;
+    *host = hl ? strndup(h, hl) : strdup("0.0.0.0");
+    if (!*host)
+        return -1;
+    *port = (uint16_t)p;
+    return 0;
+}
+
+static void log_line(void *ud, enum pc_log_level level, const char *msg)
+{
+    (void)ud;
+    static const char *const prefix[] = { "error: ", "warning: ", "", "" };
+    if (level > PC_LOG_INFO)
+        return;
+    fprintf(stderr, "pagecast-origin: %s%s\n", prefix[level], msg);
+}
+
+static int open_log(const char *path)
+{
+    return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+}
+
+/* Serving many connections and bundles needs many fds: use what we may. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+/* Everything the command line says. */
+struct config {
+    const char *media, *store, *access_log;
+    int no_access_log, watch;
+    unsigned workers, threads, max_age, conn_timeout, max_conn, drain;
+    uint32_t segment_ms;
+    char *host;                     /* owned */
+    uint16_t port;
+};
+
+enum {
+    OPT_SEGMENT = 256, OPT_MAX_AGE, OPT_CONN_TIMEOUT, OPT_MAX_CONN, OPT_DRAIN,
+    OPT_ACCESS_LOG, OPT_NO_ACCESS_LOG, OPT_NO_WATCH,
+};
+
+/* Everything after option parsing: run until a stop signal.
+ * @return the exit status. */
+static int serve(const struct config *cfg)
+{
+    const char *media = cfg->media, *store = cfg->store, *access_log = cfg->access_log;
+    char default_store[PATH_MAX];
+    if (!store) {
+        if (snprintf(default_store, sizeof default_store, "%s/.pagecast-store", media) >=
+            (int)sizeof default_store)
+            return usage_error("media directory path too long", media);
+        store = default_store;
+    }
+
+    int log_fd = -1;
+    if (access_log) {
+        if ((log_fd = open_log(access_log)) < 0) {
+            fprintf(stderr, "pagecast-origin: cannot open the access log %s: %s\n", access_log,
+                    strerror(errno));
+            return 1;
+        }
+    } else if (!cfg->no_access_log) {
+        log_fd = STDOUT_FILENO;
+    }
+
+    /* Before any thread exists: every thread inherits this mask, and only
+     * sigwait() below ever sees these signals. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    raise_fd_limit();
+
+    struct pc_catalog_opts copts = {
+        .media_dir = media,
+        .store_dir = store,
+        .workers = cfg->workers,
+        .segment_ms = cfg->segment_ms,
+        .watch = cfg->watch,
+        .log = log_line,
+        .ud = NULL,
+    };
+    struct pc_server_opts sopts = {
+        .host = cfg->host,
+        .port = cfg->port,
+        .threads = cfg->threads,
+        .manifest_max_age = cfg->max_age,
+        .connection_timeout = cfg->conn_timeout,
+        .max_connections = cfg->max_conn,
+        .drain_timeout = cfg->drain,
+        .access_log_fd = log_fd,
+    };
+    char err[512];
+    struct pc_catalog *catalog = NULL;
+    struct pc_server *server = NULL;
+    /* The catalog's own first check is of the media directory; the server's
+     * of the address.  Either fails with one line naming the reason. */
+    if (pc_catalog_open(&catalog, &copts, err, sizeof err) < 0) {
+        fprintf(stderr, "pagecast-origin: %s\n", err);
+        if (access_log)
+            close(log_fd);
+        return 1;
+    }
+    if (pc_server_start(&server, catalog, &sopts, err, sizeof err) < 0) {
+        fprintf(stderr, "pagecast-origin: %s\n", err);
+        pc_catalog_close(catalog);
+        if (access_log)
+            close(log_fd);
+        return 1;
+    }
+    printf("pagecast-origin: listening on http://%s/\n", pc_server_address(server));
+    fflush(stdout);
+
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&sigs, &sig) != 0)
+            continue;
+        if (sig == SIGHUP) {
+            fprintf(stderr, "pagecast-origin: SIGHUP: rescanning %s\n", media);
+            int r = pc_catalog_rescan(catalog);
+            if (r < 0)
+                fprintf(stderr, "pagecast-origin: rescan failed: %s\n", pc_status_str(r));
+            if (access_log) {
+                /* Log rotation: the new file takes the old descriptor's
+                 * number atomically, so writers never see a closed fd. */
+                int fd = open_log(access_log);
+                if (fd < 0 || dup2(fd, log_fd) < 0)
+                    fprintf(stderr, "pagecast-origin: cannot reopen the access log %s: %s\n",
+                            access_log, strerror(errno));
+                if (fd >= 0)
+                    close(fd);
+            }
+            continue;
+        }
+        fprintf(stderr, "pagecast-origin: %s: finishing requests in flight\n",
+                sig == SIGINT ? "SIGINT" : "SIGTERM");
+        break;
+    }
+    pc_server_stop(server);
+    pc_server_free(server);
+    pc_catalog_close(catalog);
+    if (access_log)
+        close(log_fd);
+    fprintf(stderr, "pagecast-origin: stopped\n");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        { "media", required_argument, NULL, 'm' },
+        { "store", required_argument, NULL, 's' },
+        { "listen", required_argument, NULL, 'l' },
+        { "threads", required_argument, NULL, 't' },
+        { "workers", required_argument, NULL, 'w' },
+        { "segment-duration", required_argument, NULL, OPT_SEGMENT },
+        { "manifest-max-age", required_argument, NULL, OPT_MAX_AGE },
+        { "connection-timeout", required_argument, NULL, OPT_CONN_TIMEOUT },
+        { "max-connections", required_argument, NULL, OPT_MAX_CONN },
+        { "drain-timeout", required_argument, NULL, OPT_DRAIN },
+        { "access-log", required_argument, NULL, OPT_ACCESS_LOG },
+        { "no-access-log", no_argument, NULL, OPT_NO_ACCESS_LOG },
+        { "no-watch", no_argument, NULL, OPT_NO_WATCH },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 },
+    };
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    if (ncpu < 1)
+        ncpu = 1;
+    struct config cfg = {
+        .threads = (unsigned)ncpu,
+        .workers = (unsigned)(ncpu / 2 ? ncpu / 2 : 1),
+        .max_age = 2,
+        .conn_timeout = 30,
+        .max_conn = 10000,
+        .drain = 10,
+        .watch = 1,
+    };
+    const char *listen_arg = "127.0.0.1:8080";
+
+    opterr = 0;
+    int ch;
+    while ((ch = getopt_long(argc, argv, ":m:s:l:t:w:hV", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'm': cfg.media = optarg; break;
+        case 's': cfg.store = optarg; break;
+        case 'l': listen_arg = optarg; break;
+        case 't':
+            if (parse_uint(optarg, 1, 1024, &cfg.threads) < 0)
+                return usage_error("--threads takes a number from 1 to 1024", optarg);
+            break;
+        case 'w':
+            if (parse_uint(optarg, 1, 256, &cfg.workers) < 0)
+                return usage_error("--workers takes a number from 1 to 256", optarg);
+            break;
+        case OPT_SEGMENT: {
+            char *end;
+            errno = 0;
+            double v = strtod(optarg, &end);
+            if (errno || *end || !(v >= 0.5 && v <= 600))
+                return usage_error("--segment-duration takes seconds between 0.5 and 600", optarg);
+            cfg.segment_ms = (uint32_t)lround(v * 1000);
+            break;
+        }
+        case OPT_MAX_AGE:
+            if (parse_uint(optarg, 0, 31536000, &cfg.max_age) < 0)
+                return usage_error("--manifest-max-age takes seconds (0 to 31536000)", optarg);
+            break;
+        case OPT_CONN_TIMEOUT:
+            if (parse_uint(optarg, 0, 86400, &cfg.conn_timeout) < 0)
+                return usage_error("--connection-timeout takes seconds (0 to 86400; 0: none)", optarg);
+            break;
+        case OPT_MAX_CONN:
+            if (parse_uint(optarg, 1, 1000000, &cfg.max_conn) < 0)
+                return usage_error("--max-connections takes a number from 1 to 1000000", optarg);
+            break;
+        case OPT_DRAIN:
+            if (parse_uint(optarg, 0, 3600, &cfg.drain) < 0)
+                return usage_error("--drain-timeout takes seconds (0 to 3600)", optarg);
+            break;
+        case OPT_ACCESS_LOG: cfg.access_log = optarg; break;
+        case OPT_NO_ACCESS_LOG: cfg.no_access_log = 1; break;
+        case OPT_NO_WATCH: cfg.watch = 0; break;
+        case 'h': fputs(usage_text, stdout); return 0;
+        case 'V': printf("pagecast-origin %s\n", PC_VERSION); return 0;
+        case ':': return usage_error("option needs a value", argv[optind - 1]);
+        default: return usage_error("unknown option", argv[optind - 1]);
+        }
+    }
+    if (optind != argc)
+        return usage_error("unexpected argument", argv[optind]);
+    if (!cfg.media)
+        return usage_error("no media directory given (--media DIR)", NULL);
+    if (cfg.access_log && cfg.no_access_log)
+        return usage_error("--access-log and --no-access-log contradict each other", NULL);
+    if (parse_listen(listen_arg, &cfg.host, &cfg.port) < 0)
+        return usage_error("--listen takes HOST:PORT", listen_arg);
+
+    int r = serve(&cfg);
+    free(cfg.host);
+    return r;
+}

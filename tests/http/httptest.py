@@ -1,0 +1,460 @@
+"""Helpers for pagecast's http suite (Python 3 stdlib only).
+
+Each test case starts a real pagecast-origin on 127.0.0.1:0 over a fresh
+temporary media directory, talks to it over raw sockets (so every byte of
+a request is chosen by the test and every byte of the answer is seen), and
+stops it.  Media are made with ffmpeg once per build directory.
+
+Environment (set by tests/http/meson.build):
+  PAGECAST_ORIGIN     the pagecast-origin binary under test
+  PAGECAST_PACK       pagecast-pack (for --dump of the bundles)
+  PC_TEST_MEDIA_HTTP  cache directory for generated media
+  PC_SOURCE_ROOT      the source tree
+  PC_KEEP=1           keep each test's work directory (printed)
+
+A case passes by returning, fails by raising Fail (or anything else), and
+skips by raising Skip (exit 77, meson's convention).
+"""
+
+import fcntl
+import hashlib
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+ORIGIN = os.environ.get("PAGECAST_ORIGIN", "")
+PACK = os.environ.get("PAGECAST_PACK", "")
+MEDIA_CACHE = os.environ.get("PC_TEST_MEDIA_HTTP") or os.path.join(
+    tempfile.gettempdir(), "pagecast-test-media-http")
+FFMPEG = os.environ.get("FFMPEG", "ffmpeg")
+
+# Generous: a hang is a failure, a sanitizer build on a slow box is not.
+READY_TIMEOUT = 120
+IO_TIMEOUT = 30
+
+
+class Fail(Exception):
+    """A test assertion failed; the message says what and why."""
+
+
+class Skip(Exception):
+    """The case cannot run here (exit 77)."""
+
+
+def check(cond, msg):
+    if not cond:
+        raise Fail(msg)
+
+
+def check_eq(got, want, what):
+    if got != want:
+        raise Fail("%s: got %r, expected %r" % (what, got, want))
+
+
+def log(*args):
+    print(*args, flush=True)
+
+
+# ---------------------------------------------------------------- running
+
+_cleanups = []
+
+
+def main(cases):
+    """Run the case named by argv[1] from the dict @cases (name -> function)."""
+    if len(sys.argv) != 2 or sys.argv[1] not in cases:
+        print("usage: %s CASE\ncases: %s" % (sys.argv[0], " ".join(sorted(cases))),
+              file=sys.stderr)
+        sys.exit(2)
+    name = sys.argv[1]
+    for var, path in (("PAGECAST_ORIGIN", ORIGIN), ("PAGECAST_PACK", PACK)):
+        if not path or not os.access(path, os.X_OK):
+            print("%s is not set to an executable (got %r)" % (var, path), file=sys.stderr)
+            sys.exit(1)
+    rc = 0
+    try:
+        cases[name]()
+        log("PASS %s" % name)
+    except Skip as e:
+        log("SKIP %s: %s" % (name, e))
+        rc = 77
+    except Fail as e:
+        log("FAIL %s: %s" % (name, e))
+        rc = 1
+    except Exception:
+        traceback.print_exc()
+        log("FAIL %s: unexpected exception" % name)
+        rc = 1
+    finally:
+        for fn in reversed(_cleanups):
+            try:
+                fn()
+            except Exception:
+                traceback.print_exc()
+                rc = rc or 1
+    sys.exit(rc)
+
+
+def workdir():
+    """A fresh directory for one test, removed at exit unless PC_KEEP."""
+    d = tempfile.mkdtemp(prefix="pagecast-http-")
+
+    def rm():
+        if os.environ.get("PC_KEEP"):
+            log("kept work directory %s" % d)
+            return
+        for root, dirs, _ in os.walk(d):
+            for x in dirs:
+                try:
+                    os.chmod(os.path.join(root, x), 0o755)
+                except OSError:
+                    pass
+        shutil.rmtree(d, ignore_errors=True)
+    _cleanups.append(rm)
+    return d
+
+
+# ---------------------------------------------------------------- media
+
+def _cached(path, make):
+    """Make @path once per cache dir, safely when tests run in parallel."""
+    if os.path.exists(path):
+        return path
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if os.path.exists(path):
+            return path
+        tmp = os.path.join(os.path.dirname(path), ".tmp-%d-%s" % (os.getpid(), os.path.basename(path)))
+        try:
+            make(tmp)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    return path
+
+
+def ffmpeg_media(name, ext, args):
+    """A file made by `ffmpeg <args> OUT`, cached by its command line."""
+    key = hashlib.sha256(json.dumps([args, ext]).encode()).hexdigest()[:12]
+    path = os.path.join(MEDIA_CACHE, "%s-%s.%s" % (name, key, ext))
+
+    def make(tmp):
+        p = subprocess.run([FFMPEG, "-hide_banner", "-nostdin", "-v", "error", "-y"] + args +
+                           ["-f", {"mp4": "mp4", "mkv": "matroska"}[ext], tmp],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600)
+        if p.returncode != 0:
+            raise Fail("making test media %s failed:\n%s" % (name, p.stderr.decode()[-3000:]))
+    return _cached(path, make)
+
+
+def av_clip(seconds=4, rate=25, size="320x240", freq=440):
+    """H.264 + AAC with a keyframe every second: with --segment-duration 1
+    it packages to one segment per second in each of two tracks."""
+    return ffmpeg_media("av-%ds-%s-%d" % (seconds, size, freq), "mp4", [
+        "-f", "lavfi", "-i", "testsrc2=size=%s:rate=%d" % (size, rate),
+        "-f", "lavfi", "-i", "sine=frequency=%d:sample_rate=48000" % freq,
+        "-t", str(seconds), "-map", "0:v", "-map", "1:a",
+        "-c:v", "libx264", "-preset", "veryfast", "-g", str(rate), "-keyint_min", str(rate),
+        "-sc_threshold", "0", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "64k"])
+
+
+def long_clip(loops):
+    """The 4 s clip repeated @loops times without re-encoding: long to
+    package (many packets) yet quick to make."""
+    src = av_clip()
+    return ffmpeg_media("long-%d" % loops, "mp4", [
+        "-stream_loop", str(loops - 1), "-i", src, "-c", "copy"])
+
+
+def dump_bundle(path):
+    """pagecast-pack --dump of the bundle at @path, as a dict."""
+    p = subprocess.run([PACK, "--dump", path], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=60)
+    check(p.returncode == 0, "pagecast-pack --dump %s failed: %s" % (path, p.stderr.decode()))
+    return json.loads(p.stdout.decode())
+
+
+def find_bundles(store):
+    """Bundle files (*.pcb) under the store directory."""
+    out = []
+    for root, _, files in os.walk(store):
+        out += [os.path.join(root, f) for f in files if f.endswith(".pcb")]
+    return sorted(out)
+
+
+# ---------------------------------------------------------------- the origin
+
+class Origin:
+    """A running pagecast-origin.  Its stdout (the startup line, then the
+    access log) is collected by a thread; stderr goes to a file."""
+
+    def __init__(self, media, store=None, args=(), wait_title=None, env=None):
+        self.media = media
+        self.dir = os.path.dirname(media.rstrip("/"))
+        self.store = store or os.path.join(self.dir, "store")
+        self.err_path = os.path.join(self.dir, "origin-stderr-%d.txt" % id(self))
+        cmd = [ORIGIN, "--media", media, "--store", self.store, "--listen", "127.0.0.1:0",
+               "--threads", "2"] + list(args)
+        self.cmd = cmd
+        self.err = open(self.err_path, "wb")
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=self.err, env=env)
+        self.lines = []
+        self._lock = threading.Lock()
+        line = self._first_line()
+        m = re.match(r"pagecast-origin: listening on http://127\.0\.0\.1:(\d+)/$", line)
+        check(m, "unexpected startup line %r (stderr: %s)" % (line, self.stderr()))
+        self.port = int(m.group(1))
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        _cleanups.append(self.kill)
+        if wait_title:
+            self.wait_ready(wait_title)
+
+    def _first_line(self):
+        deadline = time.time() + READY_TIMEOUT
+        buf = b""
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in buf:
+            left = deadline - time.time()
+            if left <= 0:
+                raise Fail("no startup line within %d s" % READY_TIMEOUT)
+            r, _, _ = select.select([fd], [], [], left)
+            if r:
+                chunk = os.read(fd, 1)
+                if not chunk:
+                    raise Fail("origin exited before listening (rc %s): %s" %
+                               (self.proc.wait(), self.stderr()))
+                buf += chunk
+        return buf.decode("utf-8", "replace").rstrip("\n")
+
+    def _read(self):
+        for raw in self.proc.stdout:
+            with self._lock:
+                self.lines.append(raw.decode("utf-8", "replace").rstrip("\n"))
+
+    def log_lines(self):
+        with self._lock:
+            return list(self.lines)
+
+    def stderr(self):
+        self.err.flush()
+        with open(self.err_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def wait_ready(self, title, timeout=READY_TIMEOUT):
+        """Poll /<title>/master.m3u8 until 200; 503 (packaging) is expected
+        meanwhile and nothing else is."""
+        deadline = time.time() + timeout
+        path = "/%s/master.m3u8" % quote(title)
+        last = None
+        while time.time() < deadline:
+            r = get(self.port, path)
+            if r.status == 200:
+                return r
+            check(r.status == 503, "waiting for %s: status %d %r" % (title, r.status, r.body[:200]))
+            last = r
+            time.sleep(0.05)
+        raise Fail("%s not ready after %d s (last %s); stderr: %s" %
+                   (title, timeout, last and last.status, self.stderr()[-2000:]))
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def wait(self, timeout=60):
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise Fail("origin did not exit within %d s" % timeout)
+
+    def kill(self):
+        """End of test: stop gracefully (SIGTERM must exit 0) and fail on
+        any sanitizer report, so every case also checks a clean shutdown
+        in sanitizer builds (leaks included)."""
+        try:
+            if self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGTERM)
+                try:
+                    rc = self.proc.wait(60)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
+                    raise Fail("origin did not exit within 60 s of SIGTERM")
+                check(rc == 0, "origin exited with %s after SIGTERM; stderr:\n%s" %
+                      (rc, self.stderr()[-3000:]))
+            check_sanitizers(self.stderr(), "origin")
+        finally:
+            self.err.close()
+
+
+def check_sanitizers(text, who):
+    for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+        check(marker not in text, "%s: sanitizer report:\n%s" % (who, text[-5000:]))
+
+
+def quote(title):
+    """Percent-encode a title for a URL path (keeping '/')."""
+    out = []
+    for b in title.encode("utf-8"):
+        c = chr(b)
+        if c.isalnum() and b < 0x80 or c in "-._~/":
+            out.append(c)
+        else:
+            out.append("%%%02X" % b)
+    return "".join(out)
+
+
+# ---------------------------------------------------------------- raw HTTP
+
+class Response:
+    def __init__(self, status, reason, headers, body, raw_head):
+        self.status = status
+        self.reason = reason
+        self.headers = headers          # list of (name, value) in order
+        self.body = body
+        self.raw_head = raw_head
+
+    def header(self, name, default=None):
+        vals = [v for k, v in self.headers if k.lower() == name.lower()]
+        check(len(vals) <= 1, "header %s sent %d times: %r" % (name, len(vals), vals))
+        return vals[0] if vals else default
+
+    def has(self, name):
+        return any(k.lower() == name.lower() for k, _ in self.headers)
+
+    def __repr__(self):
+        return "<%d %s %r>" % (self.status, self.reason, self.headers)
+
+
+class Conn:
+    """One client connection; requests are raw bytes, responses are parsed
+    exactly (Content-Length framing; no body for HEAD, 204 and 304)."""
+
+    def __init__(self, port, rcvbuf=None):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(IO_TIMEOUT)
+        self.sock.connect(("127.0.0.1", port))
+        self.buf = b""
+
+    def close(self):
+        self.sock.close()
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode("utf-8", "surrogateescape")
+        self.sock.sendall(data)
+
+    def _fill(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise EOFError("connection closed by the server")
+        self.buf += chunk
+
+    def read_response(self, head=False):
+        while b"\r\n\r\n" not in self.buf:
+            self._fill()
+        raw_head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        lines = raw_head.decode("latin-1").split("\r\n")
+        m = re.match(r"HTTP/1\.[01] (\d{3}) ?(.*)$", lines[0])
+        check(m, "bad status line %r" % lines[0])
+        status = int(m.group(1))
+        headers = []
+        for ln in lines[1:]:
+            k, sep, v = ln.partition(":")
+            check(sep and k and k == k.strip(), "bad header line %r" % ln)
+            headers.append((k, v.strip()))
+        resp = Response(status, m.group(2), headers, b"", raw_head)
+        if head or status in (204, 304) or 100 <= status < 200:
+            return resp
+        te = resp.header("Transfer-Encoding")
+        check(te is None, "unexpected Transfer-Encoding %r" % te)
+        cl = resp.header("Content-Length")
+        check(cl is not None and cl.isdigit(), "no Content-Length in %r" % resp)
+        n = int(cl)
+        while len(self.buf) < n:
+            self._fill()
+        resp.body, self.buf = self.buf[:n], self.buf[n:]
+        return resp
+
+    def request(self, method, path, headers=(), version="HTTP/1.1", body=b""):
+        req = "%s %s %s\r\nHost: 127.0.0.1\r\n" % (method, path, version)
+        for k, v in headers:
+            req += "%s: %s\r\n" % (k, v)
+        if body:
+            req += "Content-Length: %d\r\n" % len(body)
+        req = req.encode("utf-8", "surrogateescape") + b"\r\n" + body
+        self.send(req)
+        return self.read_response(head=(method == "HEAD"))
+
+    def closed_by_server(self, timeout=5):
+        """True if the server closes the connection (EOF or reset) within
+        @timeout seconds with nothing more sent."""
+        self.sock.settimeout(timeout)
+        try:
+            return self.sock.recv(1) == b""
+        except ConnectionResetError:
+            return True
+        except socket.timeout:
+            return False
+
+
+def request(port, method, path, headers=(), **kw):
+    c = Conn(port)
+    try:
+        return c.request(method, path, headers, **kw)
+    finally:
+        c.close()
+
+
+def get(port, path, headers=()):
+    return request(port, "GET", path, headers)
+
+
+def head(port, path, headers=()):
+    return request(port, "HEAD", path, headers)
+
+
+def wait_for(what, fn, timeout=60, interval=0.1):
+    """Poll fn() until it returns a true value; that value is returned."""
+    deadline = time.time() + timeout
+    while True:
+        v = fn()
+        if v:
+            return v
+        if time.time() > deadline:
+            raise Fail("timed out after %d s waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
+def metrics(port):
+    """/metrics as {'name{labels}': value}."""
+    r = get(port, "/metrics")
+    check_eq(r.status, 200, "/metrics status")
+    out = {}
+    for ln in r.body.decode().splitlines():
+        if not ln or ln.startswith("#"):
+            continue
+        k, _, v = ln.rpartition(" ")
+        out[k] = float(v)
+    return out
+
+
+def sig_name(sig):
+    return signal.Signals(sig).name
