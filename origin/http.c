@@ -16,38 +16,6 @@
 #include <string.h>
 #include <strings.h>
 
-/* ---------------------------------------------------------------- statuses */
-
-struct http_status_info {
-    int code;
-    const char *msg;
-};
-
-static const struct http_status_info http_status_info[] = {
-#define PC__HTTP_STATUS_INFO(name, http, msg) { http, msg },
-    PC_HTTP_STATUS_MAP(PC__HTTP_STATUS_INFO)
-#undef PC__HTTP_STATUS_INFO
-};
-
-static const struct http_status_info *http_lookup(int status)
-{
-    if (status <= PC__HTTP_STATUS_FIRST || status >= PC__HTTP_STATUS_LAST)
-        return NULL;
-    return &http_status_info[status - (PC__HTTP_STATUS_FIRST + 1)];
-}
-
-int pc_http_status_code(int status)
-{
-    const struct http_status_info *s = http_lookup(status);
-    return s ? s->code : pc_status_http(status);
-}
-
-const char *pc_http_status_str(int status)
-{
-    const struct http_status_info *s = http_lookup(status);
-    return s ? s->msg : pc_status_str(status);
-}
-
 /* ------------------------------------------------------------ HTTP-dates */
 
 static const char *const day_short[7] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
@@ -249,26 +217,26 @@ int pc_http_date_parse(const char *s, size_t len, int64_t now, int64_t *out)
 
 /* ------------------------------------------------------------ entity tags */
 
-size_t pc_http_etag(char out[PC_HTTP_ETAG_MAX], uint64_t generation,
+size_t pc_http_etag(char out[PC_ETAG_MAX], uint64_t generation,
                     enum pc_http_object obj, unsigned track, uint64_t segment)
 {
     int n;
     switch (obj) {
     case PC_HTTP_OBJ_MASTER:
-        n = snprintf(out, PC_HTTP_ETAG_MAX, "\"%016" PRIx64 "-master\"", generation);
+        n = snprintf(out, PC_ETAG_MAX, "\"%016" PRIx64 "-master\"", generation);
         break;
     case PC_HTTP_OBJ_MPD:
-        n = snprintf(out, PC_HTTP_ETAG_MAX, "\"%016" PRIx64 "-mpd\"", generation);
+        n = snprintf(out, PC_ETAG_MAX, "\"%016" PRIx64 "-mpd\"", generation);
         break;
     case PC_HTTP_OBJ_MEDIA_PLAYLIST:
-        n = snprintf(out, PC_HTTP_ETAG_MAX, "\"%016" PRIx64 "-%u-m3u8\"", generation, track);
+        n = snprintf(out, PC_ETAG_MAX, "\"%016" PRIx64 "-%u-m3u8\"", generation, track);
         break;
     case PC_HTTP_OBJ_INIT:
-        n = snprintf(out, PC_HTTP_ETAG_MAX, "\"%016" PRIx64 "-%u-init\"", generation, track);
+        n = snprintf(out, PC_ETAG_MAX, "\"%016" PRIx64 "-%u-init\"", generation, track);
         break;
     case PC_HTTP_OBJ_SEGMENT:
     default:
-        n = snprintf(out, PC_HTTP_ETAG_MAX, "\"%016" PRIx64 "-%u-%" PRIu64 "\"", generation,
+        n = snprintf(out, PC_ETAG_MAX, "\"%016" PRIx64 "-%u-%" PRIu64 "\"", generation,
                      track, segment);
         break;
     }

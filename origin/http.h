@@ -5,11 +5,8 @@
  * integers in, decisions out; no I/O, no allocation, no clock (the caller
  * passes "now"), so every edge is unit-tested and the parsers are fuzzed.
  *
- * Statuses.  Request-level outcomes that are not failures of the core
- * library extend include/pagecast/status.h's list here, in the same X-macro
- * form, numbered from PC__HTTP_STATUS_FIRST so they never collide with it;
- * pc_http_status_code() and pc_http_status_str() answer for both lists, so
- * no handler writes a bare status code.
+ * Statuses come from include/pagecast/status.h's one list (PC_EMETHOD,
+ * PC_ERANGE, PC_EPRECONDITION, ...), so no handler writes a bare code.
  */
 #ifndef PC_HTTP_H
 #define PC_HTTP_H
@@ -18,27 +15,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-
-#define PC_HTTP_STATUS_MAP(XX)                                                \
-    XX(METHOD,       405, "method not allowed")                               \
-    XX(PRECONDITION, 412, "precondition failed")                              \
-    XX(URITOOLONG,   414, "URI too long")                                     \
-    XX(HEADERTOOBIG, 431, "request header fields too large")
-
-enum pc_http_status {
-    PC__HTTP_STATUS_FIRST = -2000,
-#define PC__HTTP_STATUS_ENUM(name, http, msg) PC_HTTP_E##name,
-    PC_HTTP_STATUS_MAP(PC__HTTP_STATUS_ENUM)
-#undef PC__HTTP_STATUS_ENUM
-    PC__HTTP_STATUS_LAST
-};
-
-/** @return the HTTP status code of a PC_E* or PC_HTTP_E* status (200 for
- *  0, 500 if unknown). */
-int pc_http_status_code(int status);
-
-/** @return a static message for a PC_E* or PC_HTTP_E* status (never NULL). */
-const char *pc_http_status_str(int status);
 
 /* ------------------------------------------------------------ HTTP-dates */
 
@@ -66,7 +42,7 @@ int pc_http_date_parse(const char *s, size_t len, int64_t now, int64_t *out);
 /* ------------------------------------------------------------ entity tags */
 
 /* The longest ETag pc_http_etag writes, with quotes and NUL. */
-#define PC_HTTP_ETAG_MAX 64
+#define PC_ETAG_MAX 64
 
 enum pc_http_object {
     PC_HTTP_OBJ_MASTER,
@@ -84,7 +60,7 @@ enum pc_http_object {
  * @param segment  used by SEGMENT
  * @return the length written (without NUL).
  */
-size_t pc_http_etag(char out[PC_HTTP_ETAG_MAX], uint64_t generation,
+size_t pc_http_etag(char out[PC_ETAG_MAX], uint64_t generation,
                     enum pc_http_object obj, unsigned track, uint64_t segment);
 
 /**

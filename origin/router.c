@@ -258,7 +258,7 @@ int pc_route_parse(const char *target, size_t len, struct pc_route *r)
     r->title[0] = '\0';
 
     if (len > PC_ROUTE_TARGET_MAX)
-        return PC_HTTP_EURITOOLONG;
+        return PC_EURITOOLONG;
     /* No whitespace, control bytes or NUL anywhere in a request target
      * (RFC 9112 3.2; RFC 3986 has no place for them). */
     for (size_t i = 0; i < len; i++) {

@@ -62,7 +62,7 @@ struct pc_route {
  * "http[s]://authority/path[?query]" (RFC 9112 3.2).  The query is ignored.
  * @param r  filled on return 0; unspecified otherwise
  * @return 0 with r->kind set (PC_ROUTE_NOT_FOUND is a decline, not an
- *         error); PC_HTTP_EURITOOLONG (414) if @p len > PC_ROUTE_TARGET_MAX;
+ *         error); PC_EURITOOLONG (414) if @p len > PC_ROUTE_TARGET_MAX;
  *         PC_EINVAL (400) for a target that is malformed or tries to leave
  *         the media directory (see the file comment).
  */

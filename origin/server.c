@@ -182,16 +182,16 @@ static bool is_head(const struct req *rq)
 }
 
 /*
- * An error answer for status @p status (a PC_E* or PC_HTTP_E* value): its
+ * An error answer for status @p status (a PC_E* or PC_E* value): its
  * HTTP code and message come from the status lists, the body is that
  * message and never names a path.  Errors are not cached (a title being
  * packaged or a 404 for a title about to appear must not stick in a CDN).
  */
 static enum MHD_Result error_response(struct req *rq, struct MHD_Connection *con, int status)
 {
-    unsigned code = (unsigned)pc_http_status_code(status);
+    unsigned code = (unsigned)pc_status_http(status);
     char body[128];
-    int n = snprintf(body, sizeof body, "%u %s\n", code, pc_http_status_str(status));
+    int n = snprintf(body, sizeof body, "%u %s\n", code, pc_status_str(status));
     if (n < 0 || (size_t)n >= sizeof body)
         n = 0;
     struct MHD_Response *r =
@@ -205,7 +205,7 @@ static enum MHD_Result error_response(struct req *rq, struct MHD_Connection *con
         add_header(r, MHD_HTTP_HEADER_RETRY_AFTER, RETRY_AFTER_BUSY);
     else if (code == 503)
         add_header(r, MHD_HTTP_HEADER_RETRY_AFTER, RETRY_AFTER_LOAD);
-    if (status == PC_HTTP_EMETHOD)
+    if (status == PC_EMETHOD)
         add_header(r, MHD_HTTP_HEADER_ALLOW, ALLOW_METHODS);
     return queue(rq, con, code, r, is_head(rq) ? 0 : (uint64_t)n);
 }
@@ -347,7 +347,7 @@ struct object {
     uint64_t size;
     const char *type;
     const char *cache_control;
-    char etag[PC_HTTP_ETAG_MAX];
+    char etag[PC_ETAG_MAX];
 };
 
 static const char *blob_type(const struct pc_track_record *tr)
@@ -472,7 +472,7 @@ static enum MHD_Result title_response(struct req *rq, struct MHD_Connection *con
     enum pc_http_outcome out = pc_http_evaluate(&hr, &info, (int64_t)time(NULL), &range);
 
     if (out == PC_HTTP_PRECONDITION_FAILED)
-        return error_response(rq, con, PC_HTTP_EPRECONDITION);
+        return error_response(rq, con, PC_EPRECONDITION);
 
     unsigned code;
     struct MHD_Response *resp;
@@ -551,7 +551,7 @@ static enum MHD_Result dispatch(struct req *rq, struct MHD_Connection *con)
     if (strcmp(rq->method, MHD_HTTP_METHOD_OPTIONS) == 0)
         return options_response(rq, con);
     if (strcmp(rq->method, MHD_HTTP_METHOD_GET) != 0 && !is_head(rq))
-        return error_response(rq, con, PC_HTTP_EMETHOD);
+        return error_response(rq, con, PC_EMETHOD);
 
     struct pc_route route;
     int r = pc_route_parse(rq->target, rq->target_len, &route);

@@ -27,7 +27,11 @@
     XX(TOOBIG,      413, "too large")                                         \
     XX(BUSY,        503, "busy, try again later")                             \
     XX(RANGE,       416, "range not satisfiable")                             \
-    XX(CANCELED,    503, "cancelled")
+    XX(CANCELED,    503, "cancelled")                                         \
+    XX(METHOD,      405, "method not allowed")                                \
+    XX(PRECONDITION, 412, "precondition failed")                              \
+    XX(URITOOLONG,  414, "URI too long")                                      \
+    XX(HEADERTOOBIG, 431, "request header fields too large")
 
 enum pc_status {
     PC_OK = 0,

@@ -337,8 +337,8 @@ Test(router, overlong_targets_are_refused_with_414)
     t[0] = '/';
     memcpy(t + n - 12, "/master.m3u8", 12);
     t[n] = '\0';
-    cr_assert_eq(pc_route_parse(t, n, &route), PC_HTTP_EURITOOLONG);
-    cr_assert_eq(pc_http_status_code(PC_HTTP_EURITOOLONG), 414);
+    cr_assert_eq(pc_route_parse(t, n, &route), PC_EURITOOLONG);
+    cr_assert_eq(pc_status_http(PC_EURITOOLONG), 414);
     /* exactly at the limit: a route, and its title fits */
     cr_assert_eq(pc_route_parse(t + 1, n - 1, &route), PC_EINVAL); /* no leading '/' */
     t[1] = '/';

@@ -34,6 +34,10 @@ static const struct {
     { PC_EBUSY,      503, "busy, try again later" },
     { PC_ERANGE,     416, "range not satisfiable" },
     { PC_ECANCELED,  503, "cancelled" },
+    { PC_EMETHOD,    405, "method not allowed" },
+    { PC_EPRECONDITION, 412, "precondition failed" },
+    { PC_EURITOOLONG, 414, "URI too long" },
+    { PC_EHEADERTOOBIG, 431, "request header fields too large" },
 };
 #define NEXPECTED (sizeof expected / sizeof expected[0])
 
