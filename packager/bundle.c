@@ -24,6 +24,7 @@
  */
 #include "pagecast/bundle.h"
 #include "pagecast/status.h"
+#include "fail.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -54,19 +55,6 @@ _Static_assert(offsetof(struct pc_bundle_header, track_table_offset) == 40, "hea
 _Static_assert(offsetof(struct pc_track_record, codecs) == 104, "track layout");
 _Static_assert(offsetof(struct pc_track_record, max_segment_duration) == 240, "track layout");
 _Static_assert(offsetof(struct pc_segment_record, key_size) == 36, "segment layout");
-
-/* Format a one-line reason into @p err (if any) and return @p status. */
-__attribute__((format(printf, 4, 5)))
-static int fail(char *err, size_t errlen, int status, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return status;
-}
 
 uint64_t pc_fnv1a(uint64_t h, const void *data, size_t len)
 {

@@ -6,28 +6,16 @@
  */
 #include "pagecast/bundle.h"
 #include "pagecast/status.h"
+#include "fail.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define END_BYTES 65536u            /* hashed from each end of each input */
-
-__attribute__((format(printf, 4, 5)))
-static int fail(char *err, size_t errlen, int status, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return status;
-}
 
 static uint64_t hash_u64(uint64_t h, uint64_t v)
 {

@@ -16,13 +16,9 @@ A case passes by returning, fails by raising Fail (or anything else), and
 skips by raising Skip (exit 77, meson's convention).
 """
 
-import fcntl
-import hashlib
 import json
 import os
 import re
-import select
-import shutil
 import signal
 import socket
 import subprocess
@@ -30,39 +26,22 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
+
+# What the suites' helpers share is in tests/common/pclib.py.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+
+import pclib  # noqa: E402  (after the path is set)
+from pclib import (FFMPEG, Fail, Skip, _cached, check, check_eq, check_sanitizers,  # noqa: E402,F401
+                   log)
 
 ORIGIN = os.environ.get("PAGECAST_ORIGIN", "")
 PACK = os.environ.get("PAGECAST_PACK", "")
 MEDIA_CACHE = os.environ.get("PC_TEST_MEDIA_HTTP") or os.path.join(
     tempfile.gettempdir(), "pagecast-test-media-http")
-FFMPEG = os.environ.get("FFMPEG", "ffmpeg")
 
 # Generous: a hang is a failure, a sanitizer build on a slow box is not.
 READY_TIMEOUT = 120
 IO_TIMEOUT = 30
-
-
-class Fail(Exception):
-    """A test assertion failed; the message says what and why."""
-
-
-class Skip(Exception):
-    """The case cannot run here (exit 77)."""
-
-
-def check(cond, msg):
-    if not cond:
-        raise Fail(msg)
-
-
-def check_eq(got, want, what):
-    if got != want:
-        raise Fail("%s: got %r, expected %r" % (what, got, want))
-
-
-def log(*args):
-    print(*args, flush=True)
 
 
 # ---------------------------------------------------------------- running
@@ -71,92 +50,28 @@ _cleanups = []
 
 
 def main(cases):
-    """Run the case named by argv[1] from the dict @cases (name -> function)."""
-    if len(sys.argv) != 2 or sys.argv[1] not in cases:
-        print("usage: %s CASE\ncases: %s" % (sys.argv[0], " ".join(sorted(cases))),
-              file=sys.stderr)
-        sys.exit(2)
-    name = sys.argv[1]
-    for var, path in (("PAGECAST_ORIGIN", ORIGIN), ("PAGECAST_PACK", PACK)):
-        if not path or not os.access(path, os.X_OK):
-            print("%s is not set to an executable (got %r)" % (var, path), file=sys.stderr)
-            sys.exit(1)
-    rc = 0
-    try:
-        cases[name]()
-        log("PASS %s" % name)
-    except Skip as e:
-        log("SKIP %s: %s" % (name, e))
-        rc = 77
-    except Fail as e:
-        log("FAIL %s: %s" % (name, e))
-        rc = 1
-    except Exception:
-        traceback.print_exc()
-        log("FAIL %s: unexpected exception" % name)
-        rc = 1
-    finally:
-        for fn in reversed(_cleanups):
-            try:
-                fn()
-            except Exception:
-                traceback.print_exc()
-                rc = rc or 1
-    sys.exit(rc)
+    """Run the case named by argv[1] from the dict @cases (name -> function),
+    then the cleanups (work directories, origins) in reverse order; exits
+    0 (pass), 1 (fail, a failed cleanup included) or 77 (skip)."""
+    name = pclib.case_from_argv(cases)
+    pclib.require_executables(("PAGECAST_ORIGIN", ORIGIN), ("PAGECAST_PACK", PACK))
+    sys.exit(pclib.run_case(name, cases[name], _cleanups))
 
 
 def workdir():
     """A fresh directory for one test, removed at exit unless PC_KEEP."""
     d = tempfile.mkdtemp(prefix="pagecast-http-")
-
-    def rm():
-        if os.environ.get("PC_KEEP"):
-            log("kept work directory %s" % d)
-            return
-        for root, dirs, _ in os.walk(d):
-            for x in dirs:
-                try:
-                    os.chmod(os.path.join(root, x), 0o755)
-                except OSError:
-                    pass
-        shutil.rmtree(d, ignore_errors=True)
-    _cleanups.append(rm)
+    _cleanups.append(lambda: pclib.remove_workdir(d))
     return d
 
 
 # ---------------------------------------------------------------- media
 
-def _cached(path, make):
-    """Make @path once per cache dir, safely when tests run in parallel."""
-    if os.path.exists(path):
-        return path
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path + ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if os.path.exists(path):
-            return path
-        tmp = os.path.join(os.path.dirname(path), ".tmp-%d-%s" % (os.getpid(), os.path.basename(path)))
-        try:
-            make(tmp)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-    return path
-
-
 def ffmpeg_media(name, ext, args):
-    """A file made by `ffmpeg <args> OUT`, cached by its command line."""
-    key = hashlib.sha256(json.dumps([args, ext]).encode()).hexdigest()[:12]
-    path = os.path.join(MEDIA_CACHE, "%s-%s.%s" % (name, key, ext))
-
-    def make(tmp):
-        p = subprocess.run([FFMPEG, "-hide_banner", "-nostdin", "-v", "error", "-y"] + args +
-                           ["-f", {"mp4": "mp4", "mkv": "matroska"}[ext], tmp],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600)
-        if p.returncode != 0:
-            raise Fail("making test media %s failed:\n%s" % (name, p.stderr.decode()[-3000:]))
-    return _cached(path, make)
+    """A file made by `ffmpeg <args> OUT` (an .mp4 or .mkv), cached by its
+    command line."""
+    return pclib.ffmpeg_media(MEDIA_CACHE, name, ext,
+                              args + ["-f", {"mp4": "mp4", "mkv": "matroska"}[ext]])
 
 
 def av_clip(seconds=4, rate=25, size="320x240", freq=440):
@@ -180,10 +95,9 @@ def long_clip(loops):
 
 def dump_bundle(path):
     """pagecast-pack --dump of the bundle at @path, as a dict."""
-    p = subprocess.run([PACK, "--dump", path], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       timeout=60)
-    check(p.returncode == 0, "pagecast-pack --dump %s failed: %s" % (path, p.stderr.decode()))
-    return json.loads(p.stdout.decode())
+    p = pclib.run([PACK, "--dump", path], timeout=60)
+    check(p.returncode == 0, "pagecast-pack --dump %s failed: %s" % (path, p.stderr))
+    return json.loads(p.stdout)
 
 
 def find_bundles(store):
@@ -213,32 +127,17 @@ class Origin:
                                      stderr=self.err, env=env)
         self.lines = []
         self._lock = threading.Lock()
-        line = self._first_line()
-        m = re.match(r"pagecast-origin: listening on http://127\.0\.0\.1:(\d+)/$", line)
-        check(m, "unexpected startup line %r (stderr: %s)" % (line, self.stderr()))
-        self.port = int(m.group(1))
+        try:
+            self.port, _ = pclib.origin_port(self.proc, READY_TIMEOUT, self.stderr)
+        except Fail:
+            pclib.stop_process(self.proc, 10)
+            self.err.close()
+            raise
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         _cleanups.append(self.kill)
         if wait_title:
             self.wait_ready(wait_title)
-
-    def _first_line(self):
-        deadline = time.time() + READY_TIMEOUT
-        buf = b""
-        fd = self.proc.stdout.fileno()
-        while b"\n" not in buf:
-            left = deadline - time.time()
-            if left <= 0:
-                raise Fail("no startup line within %d s" % READY_TIMEOUT)
-            r, _, _ = select.select([fd], [], [], left)
-            if r:
-                chunk = os.read(fd, 1)
-                if not chunk:
-                    raise Fail("origin exited before listening (rc %s): %s" %
-                               (self.proc.wait(), self.stderr()))
-                buf += chunk
-        return buf.decode("utf-8", "replace").rstrip("\n")
 
     def _read(self):
         for raw in self.proc.stdout:
@@ -288,23 +187,13 @@ class Origin:
         in sanitizer builds (leaks included)."""
         try:
             if self.proc.poll() is None:
-                self.proc.send_signal(signal.SIGTERM)
-                try:
-                    rc = self.proc.wait(60)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait()
-                    raise Fail("origin did not exit within 60 s of SIGTERM")
+                rc = pclib.stop_process(self.proc, 60)
+                check(rc is not None, "origin did not exit within 60 s of SIGTERM")
                 check(rc == 0, "origin exited with %s after SIGTERM; stderr:\n%s" %
                       (rc, self.stderr()[-3000:]))
             check_sanitizers(self.stderr(), "origin")
         finally:
             self.err.close()
-
-
-def check_sanitizers(text, who):
-    for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
-        check(marker not in text, "%s: sanitizer report:\n%s" % (who, text[-5000:]))
 
 
 def quote(title):

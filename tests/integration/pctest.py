@@ -17,27 +17,26 @@ passes by returning; it fails by raising Fail (or anything else).  Exit codes:
 0 pass, 1 fail, 77 skip (meson's convention).
 """
 
-import fcntl
-import hashlib
 import json
 import os
 import random
 import re
-import shutil
-import subprocess
 import sys
 import tempfile
-import traceback
-from fractions import Fraction
+
+# What the suites' helpers share is in tests/common/pclib.py.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+
+import pclib  # noqa: E402  (after the path is set)
+from pclib import (FFMPEG, FFPROBE, Fail, Skip, _cached, _key, _tb, check,  # noqa: E402,F401
+                   describe_rc, ffmpeg_version, log, run)
 
 PACK = os.environ.get("PAGECAST_PACK", "")
 MEDIA_DIR = os.environ.get("PC_TEST_MEDIA") or os.path.join(
     tempfile.gettempdir(), "pagecast-test-media")
-FFMPEG = os.environ.get("FFMPEG", "ffmpeg")
-FFPROBE = os.environ.get("FFPROBE", "ffprobe")
 
 # Generous: a hang is a failure, but a sanitizer build on a slow CI box is not.
-PACK_TIMEOUT = 120
+PACK_TIMEOUT = pclib.RUN_TIMEOUT
 
 VIDEO_CODECS = {"h264", "hevc", "av1", "vp9"}
 AUDIO_CODECS = {"aac", "mp3", "ac3", "eac3", "opus", "flac"}
@@ -50,50 +49,16 @@ SAMPLE_ENTRY = {"h264": "avc1", "hevc": "hvc1", "av1": "av01", "vp9": "vp09",
 MS = 0.001
 
 
-class Fail(Exception):
-    """A test assertion failed; the message says what and why."""
-
-
-class Skip(Exception):
-    """The case cannot run here (exit 77)."""
-
-
-def check(cond, msg):
-    if not cond:
-        raise Fail(msg)
-
-
-def log(*args):
-    print(*args, flush=True)
-
-
 # ---------------------------------------------------------------- running
 
 def main(cases):
-    """Run the case named by argv[1] from the dict @cases (name -> function)."""
-    if len(sys.argv) != 2 or sys.argv[1] not in cases:
-        print("usage: %s CASE\ncases: %s" % (sys.argv[0], " ".join(sorted(cases))),
-              file=sys.stderr)
-        sys.exit(2)
-    name = sys.argv[1]
-    if not PACK or not os.access(PACK, os.X_OK):
-        print("PAGECAST_PACK is not set to an executable (got %r)" % PACK, file=sys.stderr)
-        sys.exit(1)
-    try:
-        cases[name]()
-    except Skip as e:
-        log("SKIP %s: %s" % (name, e))
-        sys.exit(77)
-    except Fail as e:
-        log("FAIL %s: %s" % (name, e))
-        sys.exit(1)
-    except Exception:  # a bug in the test or an unexpected tool failure
-        traceback.print_exc()
-        log("FAIL %s: unexpected exception" % name)
-        sys.exit(1)
-    finally:
-        _cleanup_workdirs()
-    log("PASS %s" % name)
+    """Run the case named by argv[1] from the dict @cases (name -> function):
+    returns if it passes, else exits 1 (fail) or 77 (skip)."""
+    name = pclib.case_from_argv(cases)
+    pclib.require_executables(("PAGECAST_PACK", PACK))
+    rc = pclib.run_case(name, cases[name], [_cleanup_workdirs])
+    if rc:
+        sys.exit(rc)
 
 
 _workdirs = []
@@ -108,87 +73,16 @@ def workdir():
 
 def _cleanup_workdirs():
     for d in _workdirs:
-        if os.environ.get("PC_KEEP"):
-            log("kept work directory %s" % d)
-        else:
-            # a test may have chmod'ed something; make it removable
-            for root, dirs, _ in os.walk(d):
-                for x in dirs:
-                    os.chmod(os.path.join(root, x), 0o755)
-            shutil.rmtree(d, ignore_errors=True)
-
-
-def run(cmd, timeout=PACK_TIMEOUT, check_rc=None):
-    """Run @cmd; returns CompletedProcess with text stdout/stderr."""
-    try:
-        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise Fail("timed out after %d s (a hang): %s" % (timeout, " ".join(cmd)))
-    p.stdout = p.stdout.decode("utf-8", "replace")
-    p.stderr = p.stderr.decode("utf-8", "replace")
-    if check_rc is not None and p.returncode != check_rc:
-        raise Fail("%s: exit %d, expected %d\nstderr:\n%s" %
-                   (" ".join(cmd), p.returncode, check_rc, p.stderr[-3000:]))
-    return p
-
-
-def describe_rc(rc):
-    return "killed by signal %d" % -rc if rc < 0 else "exit %d" % rc
+        pclib.remove_workdir(d)
 
 
 # ---------------------------------------------------------------- media cache
-
-_ffmpeg_version = None
-
-
-def ffmpeg_version():
-    global _ffmpeg_version
-    if _ffmpeg_version is None:
-        out = run([FFMPEG, "-hide_banner", "-version"], check_rc=0).stdout
-        _ffmpeg_version = out.splitlines()[0] if out else "?"
-    return _ffmpeg_version
-
-
-def _cached(path, make):
-    """Make @path once per cache dir, safely when tests run in parallel: the
-    maker writes a temporary name in the same directory (under a per-file
-    lock), which is renamed into place only when complete."""
-    if os.path.exists(path):
-        return path
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path + ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if os.path.exists(path):
-            return path
-        base = os.path.basename(path)
-        tmp = os.path.join(os.path.dirname(path), ".tmp-%d-%s" % (os.getpid(), base))
-        try:
-            make(tmp)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-    return path
-
-
-def _key(*parts):
-    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:12]
-
 
 def media(name, ext, args):
     """A media file made by `ffmpeg <args> OUT`, cached by command line.
     @return its absolute path (the name ends in .@ext, which picks the muxer
     unless @args has -f)."""
-    path = os.path.join(MEDIA_DIR, "%s-%s.%s" % (name, _key(args, ext, ffmpeg_version()), ext))
-
-    def make(tmp):
-        p = run([FFMPEG, "-hide_banner", "-nostdin", "-v", "error", "-y"] + args + [tmp],
-                timeout=600)
-        if p.returncode != 0:
-            raise Fail("making test media %s failed (%s):\n%s" %
-                       (name, describe_rc(p.returncode), p.stderr[-3000:]))
-    return _cached(path, make)
+    return pclib.ffmpeg_media(MEDIA_DIR, name, ext, args)
 
 
 def derived(name, ext, src, how, fn):
@@ -262,11 +156,6 @@ def expect_refusal(p, path, outdir, what="", keep=()):
 
 
 # ---------------------------------------------------------------- ffprobe
-
-def _tb(s):
-    n, d = s.split("/")
-    return Fraction(int(n), int(d))
-
 
 def probe(path, packets=True, hashes=True):
     """ffprobe @path: {'streams': [...], 'format': {...}, 'packets': [...]}.

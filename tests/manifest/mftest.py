@@ -16,81 +16,37 @@ Environment (set by tests/manifest/meson.build):
 Exit codes: 0 pass, 1 fail, 77 skip (meson's convention).
 """
 
-import fcntl
-import hashlib
 import json
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
-import traceback
+
+# What the suites' helpers share is in tests/common/pclib.py.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+
+import pclib  # noqa: E402  (after the path is set)
+from pclib import BCP47, FFMPEG, Fail, Skip, _cached, check, log  # noqa: E402,F401
 
 PACK = os.environ.get("PAGECAST_PACK", "")
 PRINT = os.environ.get("PC_PRINT_MANIFESTS", "")
 SOURCE_ROOT = os.environ.get("PC_SOURCE_ROOT", "")
 MEDIA_DIR = os.environ.get("PC_TEST_MEDIA") or os.path.join(
     tempfile.gettempdir(), "pagecast-test-media-manifest")
-FFMPEG = os.environ.get("FFMPEG", "ffmpeg")
-
-
-class Fail(Exception):
-    """A check failed; the message says what and why."""
-
-
-class Skip(Exception):
-    """The case cannot run here (exit 77)."""
-
-
-def check(cond, msg):
-    if not cond:
-        raise Fail(msg)
-
-
-def log(*args):
-    print(*args, flush=True)
 
 
 def run(cmd, timeout=300):
-    try:
-        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise Fail("timed out after %d s: %s" % (timeout, " ".join(cmd)))
-    if p.returncode != 0:
-        raise Fail("%s: exit %d\n%s" % (" ".join(cmd), p.returncode,
-                                        p.stderr.decode("utf-8", "replace")[-3000:]))
+    """Run @cmd; @return its stdout (bytes).  Any exit status but 0 is a
+    Fail, as is not ending within @timeout seconds."""
+    p = pclib.spawn(cmd, timeout)
+    pclib.expect_rc(cmd, p, 0, p.stderr.decode("utf-8", "replace"))
     return p.stdout
 
 
 # ------------------------------------------------------------------ media
 
-def _cached(path, make):
-    """Make @path once, safely when tests run in parallel: under a per-file
-    lock, into a temporary name renamed into place only when complete."""
-    if os.path.exists(path):
-        return path
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path + ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not os.path.exists(path):
-            tmp = os.path.join(os.path.dirname(path),
-                               ".tmp-%d-%s" % (os.getpid(), os.path.basename(path)))
-            try:
-                make(tmp)
-                os.replace(tmp, path)
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-    return path
-
-
 def media(name, ext, args):
     """`ffmpeg <args> OUT`, cached by its command line; returns the path."""
-    key = hashlib.sha256(json.dumps([args, ext]).encode()).hexdigest()[:12]
-    path = os.path.join(MEDIA_DIR, "%s-%s.%s" % (name, key, ext))
-    return _cached(path, lambda tmp: run(
-        [FFMPEG, "-hide_banner", "-nostdin", "-v", "error", "-y"] + args + [tmp], 600))
+    return pclib.ffmpeg_media(MEDIA_DIR, name, ext, args)
 
 
 X264_GOP48 = ["-c:v", "libx264", "-preset", "veryfast", "-g", "48", "-keyint_min", "48",
@@ -172,42 +128,16 @@ class Title:
 def main(cases):
     """Run the case named by argv[1] with a fresh work directory: cases maps
     a name to fn(Title, workdir)."""
-    if len(sys.argv) != 2 or sys.argv[1] not in cases:
-        print("usage: %s CASE\ncases: %s" % (sys.argv[0], " ".join(sorted(cases))),
-              file=sys.stderr)
-        sys.exit(2)
-    name = sys.argv[1]
-    for var, path in (("PAGECAST_PACK", PACK), ("PC_PRINT_MANIFESTS", PRINT)):
-        if not path or not os.access(path, os.X_OK):
-            print("%s is not set to an executable (got %r)" % (var, path), file=sys.stderr)
-            sys.exit(1)
+    name = pclib.case_from_argv(cases)
+    pclib.require_executables(("PAGECAST_PACK", PACK), ("PC_PRINT_MANIFESTS", PRINT))
     work = tempfile.mkdtemp(prefix="pagecast-mf-")
-    try:
-        cases[name](Title(name, work), work)
-    except Skip as e:
-        log("SKIP %s: %s" % (name, e))
-        sys.exit(77)
-    except Fail as e:
-        log("FAIL %s: %s" % (name, e))
-        sys.exit(1)
-    except Exception:
-        traceback.print_exc()
-        log("FAIL %s: unexpected exception" % name)
-        sys.exit(1)
-    finally:
-        if os.environ.get("PC_KEEP"):
-            log("kept work directory %s" % work)
-        else:
-            shutil.rmtree(work, ignore_errors=True)
-    log("PASS %s" % name)
+    rc = pclib.run_case(name, lambda: cases[name](Title(name, work), work),
+                        [lambda: pclib.remove_workdir(work)])
+    if rc:
+        sys.exit(rc)
 
 
 # ------------------------------------------------------------------ shared facts
-
-# ISO 639-2 -> BCP 47 for the languages the tests use (an independent table:
-# the expected values, not the program's).
-BCP47 = {"eng": "en", "fra": "fr", "fre": "fr", "deu": "de", "ger": "de", "spa": "es"}
-
 
 def bcp47(lang):
     if not lang or lang == "und":

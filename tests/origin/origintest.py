@@ -31,9 +31,7 @@ tests/integration.  Exit codes: 0 pass, 1 fail, 77 skip.
 import json
 import os
 import re
-import select
 import shutil
-import signal
 import subprocess
 import sys
 import threading
@@ -45,9 +43,14 @@ from fractions import Fraction
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_ROOT = os.environ.get("PC_SOURCE_ROOT") or os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(SOURCE_ROOT, "tests", "integration"))
+# pctest (the media cache, shared with the integration tests) and what all
+# the suites' helpers share (tests/common/pclib.py), beside this file.
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+sys.path.insert(0, os.path.join(HERE, "..", "common"))
 
-import pctest  # noqa: E402  (after the path is set)
+import pclib  # noqa: E402  (after the path is set)
+import pctest  # noqa: E402
+from pclib import BCP47, _tb  # noqa: E402
 from pctest import Fail, Skip, check, log, run, workdir  # noqa: E402,F401
 
 ORIGIN = os.environ.get("PAGECAST_ORIGIN", "")
@@ -67,12 +70,8 @@ MS = Fraction(1, 1000)
 
 def main(cases):
     """Run the case named by argv[1]; as pctest.main, but for the origin."""
-    if len(sys.argv) != 2 or sys.argv[1] not in cases:
-        print("usage: %s CASE\ncases: %s" % (sys.argv[0], " ".join(sorted(cases))), file=sys.stderr)
-        sys.exit(2)
-    if not ORIGIN or not os.access(ORIGIN, os.X_OK):
-        print("PAGECAST_ORIGIN is not set to an executable (got %r)" % ORIGIN, file=sys.stderr)
-        sys.exit(1)
+    pclib.case_from_argv(cases)
+    pclib.require_executables(("PAGECAST_ORIGIN", ORIGIN))
     pctest.PACK = pctest.PACK or os.environ.get("PAGECAST_PACK", "")
     sys.argv = [sys.argv[0], sys.argv[1]]
     # pctest.main checks PAGECAST_PACK, runs the case, cleans work dirs;
@@ -138,34 +137,18 @@ class Origin:
     def _read_startup_line(self):
         """Wait for the line that names the address (with port 0 the real
         port): 'pagecast-origin: listening on http://127.0.0.1:PORT/'."""
-        deadline = time.monotonic() + 30
-        buf = b""
-        fd = self.proc.stdout.fileno()
-        while time.monotonic() < deadline:
-            r, _, _ = select.select([fd], [], [], 0.2)
-            if r:
-                chunk = os.read(fd, 4096)
-                if not chunk:
-                    break
-                buf += chunk
-                m = re.search(rb"(?:http://)?127\.0\.0\.1:(\d+)", buf)
-                if m and m.group(1) != b"0" and (b"\n" in buf[m.end():] or buf.endswith(b"\n")):
-                    self.port = int(m.group(1))
-                    self.base = "http://127.0.0.1:%d" % self.port
-                    # keep draining stdout (access log defaults there) so the
-                    # origin never blocks on a full pipe
-                    with open(self.stdout_path, "wb") as f:
-                        f.write(buf)
-                    threading.Thread(target=self._drain, daemon=True).start()
-                    log("origin on %s (media %s)" % (self.base, self.media))
-                    return
-            elif self.proc.poll() is not None:
-                break
-        rc = self.proc.poll()
-        self.stop(check_exit=False)
-        raise Fail("pagecast-origin did not print its address within 30 s (%s); stdout %r; stderr:\n%s" %
-                   ("still running" if rc is None else pctest.describe_rc(rc), buf[-2000:],
-                    self.stderr()[-3000:]))
+        try:
+            self.port, line = pclib.origin_port(self.proc, 30, self.stderr)
+        except Fail:
+            self.stop(check_exit=False)
+            raise
+        self.base = "http://127.0.0.1:%d" % self.port
+        # keep draining stdout (access log defaults there) so the origin
+        # never blocks on a full pipe
+        with open(self.stdout_path, "wb") as f:
+            f.write(line)
+        threading.Thread(target=self._drain, daemon=True).start()
+        log("origin on %s (media %s)" % (self.base, self.media))
 
     def _drain(self):
         with open(self.stdout_path, "ab") as f:
@@ -189,26 +172,19 @@ class Origin:
         return "%s/%s/%s" % (self.base, urllib.parse.quote(title, safe="/"), rest)
 
     def stop(self, check_exit=True):
-        """SIGTERM: in-flight requests finish and the origin exits 0."""
+        """SIGTERM: in-flight requests finish and the origin exits 0, with no
+        sanitizer report on its stderr."""
         if self in Origin.running:
             Origin.running.remove(self)
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                self.errf.close()
-                if check_exit:
-                    raise Fail("pagecast-origin did not exit within 20 s of SIGTERM; stderr:\n%s" %
-                               self.stderr()[-3000:])
-                return
+        rc = pclib.stop_process(self.proc, 20)
         self.errf.close()
-        rc = self.proc.returncode
-        if check_exit and rc != 0:
-            raise Fail("pagecast-origin exited with %s after SIGTERM, expected 0; stderr:\n%s" %
-                       (pctest.describe_rc(rc), self.stderr()[-4000:]))
+        if not check_exit:
+            return
+        check(rc is not None, "pagecast-origin did not exit within 20 s of SIGTERM; stderr:\n%s" %
+              self.stderr()[-3000:])
+        check(rc == 0, "pagecast-origin exited with %s after SIGTERM, expected 0; stderr:\n%s" %
+              (pctest.describe_rc(rc), self.stderr()[-4000:]))
+        pclib.check_sanitizers(self.stderr(), "pagecast-origin")
 
     @classmethod
     def stop_all(cls):
@@ -271,12 +247,7 @@ def get_ok(url, what=None):
 
 # ---------------------------------------------------------------- test media
 
-def _tb(s):
-    n, d = s.split("/")
-    return Fraction(int(n), int(d))
-
-
-LANG2 = {"eng": "en", "fra": "fr", "fre": "fr", "deu": "de", "ger": "de", "spa": "es"}
+LANG2 = BCP47
 
 
 def norm_lang(s):
