@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -53,6 +54,7 @@ struct title {
     uint64_t failed_hash;           /* stat hash whose packaging failed */
     int failed_status;
     bool seen;                      /* mark for the current scan */
+    bool retry;                     /* failed for a transient reason */
     struct title *qnext;            /* job queue link */
 };
 
@@ -140,6 +142,8 @@ static void served_unref(struct served_impl *s)
 {
     if (s && atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1) {
         pc_manifest_cache_free(s->pub.manifests);
+        if (s->pub.data)
+            munmap((void *)s->pub.data, (size_t)s->pub.bundle.file_size);
         pc_bundle_close(&s->pub.bundle);
         free(s);
     }
@@ -294,6 +298,13 @@ static void pack_log(void *ud, enum pc_log_level level, const char *msg)
         clog_(c, level, "%s", msg);
 }
 
+/* Failures that say nothing about the source: worth retrying as they are. */
+static bool is_transient(int status)
+{
+    return status == PC_ENOSPC || status == PC_EMFILE || status == PC_ENOMEM ||
+           status == PC_EIO || status == PC_EACCES;
+}
+
 static int pack_cancel(void *ud)
 {
     struct pc_catalog *c = ud;
@@ -349,10 +360,17 @@ static void *worker_main(void *arg)
                       (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
         }
         /* A source that changed while it was read makes a bundle of neither
-         * version: drop it, the rescan that the change caused queues again. */
-        if (r == 0 && (pc_fingerprint_files((const char *const *)src, n, 0, &after, err, sizeof err) < 0 ||
-                       after.stat_hash != before.stat_hash)) {
-            unlink(out);
+         * version (or fails, e.g. it shrank): drop the result and package the
+         * source as it is now. */
+        bool changed = r != PC_ECANCELED && before.stat_hash &&
+                       (pc_fingerprint_files((const char *const *)src, n, 0, &after, NULL, 0) < 0 ||
+                        after.stat_hash != before.stat_hash);
+        if (changed) {
+            if (r == 0)
+                unlink(out);
+            else
+                clog_(c, PC_LOG_INFO, "%s changed while it was packaged (%s); packaging it again",
+                      name, err[0] ? err : pc_status_str(r));
             r = PC_EBUSY;
         }
 
@@ -389,12 +407,19 @@ static void *worker_main(void *arg)
                 enqueue(c, t2);
         } else {
             atomic_fetch_add(&c->jobs_failed, 1);
-            if (t2) {
+            clog_(c, PC_LOG_ERROR, "cannot package %s: %s", name, err[0] ? err : pc_status_str(r));
+            if (t2 && before.stat_hash && t2->stat_hash != before.stat_hash) {
+                enqueue(c, t2);         /* the source changed meanwhile: try the new one */
+            } else if (t2 && is_transient(r)) {
+                /* Not the source's fault (a full or unwritable store, out of
+                 * fds or memory): the next scan (SIGHUP, any change) retries. */
+                t2->retry = true;
+                t2->failed_status = r;
+            } else if (t2) {
+                /* Logged once: not retried until the source changes. */
                 t2->failed_hash = before.stat_hash ? before.stat_hash : t2->stat_hash;
                 t2->failed_status = r;
             }
-            /* Logged once: the title is not retried until its source changes. */
-            clog_(c, PC_LOG_ERROR, "cannot package %s: %s", name, err[0] ? err : pc_status_str(r));
         }
         free(out);
         for (unsigned i = 0; src && i < n; i++)
@@ -443,9 +468,15 @@ static int add_or_update(struct pc_catalog *c, const char *name, char **sources,
     free_sources(t);
     t->sources = sources;
     t->n_sources = n;
-    if (t->stat_hash == fp.stat_hash)
+    if (t->stat_hash == fp.stat_hash) {
+        if (t->retry && t->job == JOB_NONE) {
+            t->retry = false;
+            enqueue(c, t);
+        }
         return 0;
+    }
     t->stat_hash = fp.stat_hash;
+    t->retry = false;
     char *want = bundle_path_for(c, name, fp.stat_hash);
     if (!want)
         return PC_ENOMEM;
@@ -513,7 +544,8 @@ static void watch_dir(struct scan *s, const char *path)
         return;
     if (inotify_add_watch(s->c->ino_fd, path,
                           IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_CLOSE_WRITE |
-                          IN_ATTRIB | IN_DELETE_SELF | IN_ONLYDIR) < 0 && !s->c->watch_warned) {
+                          IN_MODIFY | IN_ATTRIB | IN_DELETE_SELF | IN_ONLYDIR) < 0 &&
+        !s->c->watch_warned) {
         /* ENOSPC: fs.inotify.max_user_watches is too small for this tree. */
         s->c->watch_warned = true;
         clog_(s->c, PC_LOG_WARN, "cannot watch %s (%s): changes there need SIGHUP; "
@@ -692,6 +724,15 @@ static struct served_impl *open_served(const char *path, int *status)
         *status = PC_ENOMEM;
         return NULL;
     }
+    /* The whole bundle, for the server to send small blobs from memory
+     * (header and body in one write).  Bundles are renamed in, never
+     * rewritten, so the mapping cannot be truncated under a reader; a
+     * failure (address space) only means blobs go by fd. */
+    void *m = s->pub.bundle.file_size
+                  ? mmap(NULL, (size_t)s->pub.bundle.file_size, PROT_READ, MAP_SHARED,
+                         s->pub.bundle.fd, 0)
+                  : MAP_FAILED;
+    s->pub.data = m == MAP_FAILED ? NULL : m;
     atomic_init(&s->refs, 1);
     return s;
 }
@@ -795,6 +836,42 @@ static void *watcher_main(void *arg)
 
 /* ------------------------------------------------------------ lifecycle */
 
+/*
+ * Temporaries of killed packagers (".<bundle>.XXXXXX.tmp", each as large as
+ * the bundle it would have been) are removed at start.  Only old ones: a
+ * store may be shared by several origins, and another one's temporary is
+ * being written to (its mtime moves) while it packages.
+ */
+#define STALE_TEMP_AGE_S 3600
+
+static unsigned sweep_temps(int dirfd_, time_t older_than, int depth)
+{
+    DIR *d = fdopendir(dirfd_);
+    if (!d) {
+        close(dirfd_);
+        return 0;
+    }
+    unsigned n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        struct stat st;
+        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+            continue;
+        if (S_ISDIR(st.st_mode) && depth < 32) {
+            int sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (sub >= 0)
+                n += sweep_temps(sub, older_than, depth + 1);
+        } else if (S_ISREG(st.st_mode) && e->d_name[0] == '.' && has_suffix(e->d_name, ".tmp") &&
+                   st.st_mtime < older_than && unlinkat(dirfd(d), e->d_name, 0) == 0) {
+            n++;
+        }
+    }
+    closedir(d);
+    return n;
+}
+
 int pc_catalog_open(struct pc_catalog **out, const struct pc_catalog_opts *opts,
                     char *err, size_t errlen)
 {
@@ -827,15 +904,24 @@ int pc_catalog_open(struct pc_catalog **out, const struct pc_catalog_opts *opts,
         r = pc_status_from_errno(errno);
         goto fail;
     }
-    if (!(c->store = realpath(opts->store_dir, NULL)) || stat(c->store, &st) < 0 || !S_ISDIR(st.st_mode) ||
-        access(c->store, W_OK | X_OK) < 0) {
-        int e = errno ? errno : ENOTDIR;
+    int e = 0;
+    if (!(c->store = realpath(opts->store_dir, NULL)) || stat(c->store, &st) < 0)
+        e = errno;
+    else if (!S_ISDIR(st.st_mode))
+        e = ENOTDIR;
+    else if (access(c->store, W_OK | X_OK) < 0)
+        e = errno;
+    if (e) {
         snprintf(err, errlen, "%s: the store is not a writable directory: %s", opts->store_dir, strerror(e));
         r = pc_status_from_errno(e);
         goto fail;
     }
     c->store_dev = st.st_dev;
     c->store_ino = st.st_ino;
+    int sfd = open(c->store, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    unsigned swept = sfd >= 0 ? sweep_temps(sfd, time(NULL) - STALE_TEMP_AGE_S, 0) : 0;
+    if (swept)
+        clog_(c, PC_LOG_INFO, "removed %u stale packaging temporaries from the store", swept);
     c->n_buckets = 1024;
     if (!(c->buckets = calloc(c->n_buckets, sizeof *c->buckets))) {
         snprintf(err, errlen, "out of memory");

@@ -74,6 +74,9 @@ void pc_catalog_stats(struct pc_catalog *c, struct pc_catalog_stats *st);
 /* An open bundle as served: shared, reference-counted, immutable. */
 struct pc_served {
     struct pc_bundle bundle;        /* open and validated; fd for sendfile */
+    const uint8_t *data;            /* the whole file mapped read-only
+                                     * (MAP_SHARED), or NULL if mmap failed:
+                                     * small blobs are sent from here */
     int64_t mtime;                  /* the bundle file's mtime, seconds */
     char etag_base[24];             /* generation as 16 hex digits */
     /* manifests, made once per bundle generation (see manifest.h) */
