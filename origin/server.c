@@ -44,16 +44,38 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 /* libmicrohttpd's per-connection memory pool holds the request line and
  * headers: a request bigger than this is refused by libmicrohttpd itself
- * with 414 (request line) or 431 (headers). */
-#define CONNECTION_MEMORY (32 * 1024)
+ * with 414 (request line) or 431 (headers).  libmicrohttpd zeroes the
+ * whole pool between keep-alive requests and keeps it for the life of the
+ * connection, so its size is CPU per request and memory per idle
+ * connection: 16 KiB instead of libmicrohttpd's 32 KiB took 11 % off the
+ * CPU per manifest request and halves what 10,000 idle connections hold
+ * (docs/serving.md).  PAGECAST_CONN_MEMORY overrides it (benchmarking). */
+#define CONNECTION_MEMORY (16 * 1024)
 #define RETRY_AFTER_BUSY "5"        /* packaging: seconds until worth retrying */
 #define RETRY_AFTER_LOAD "1"        /* out of fds / memory: back-pressure */
+
+/* Blobs up to MEM_MAX bytes are sent from the bundle's mapping as a memory
+ * response (libmicrohttpd writes header and body with one sendmsg), as
+ * long as open connections x blob size stays under MEM_INFLIGHT; other
+ * blobs go by sendfile from the fd.  The memory response saves the
+ * header's own packet and the per-response dup/close, but the kernel then
+ * copies the body into the socket, where sendfile only references the
+ * page-cache pages: with many connections that copy costs more than it
+ * saves (docs/serving.md has the measurements).  PAGECAST_MEM_MAX and
+ * PAGECAST_MEM_INFLIGHT in the environment override them (benchmarking). */
+#define MEM_MAX_DEFAULT (256 * 1024)
+#define MEM_INFLIGHT_DEFAULT (8u << 20)
+/* When segment n of a track is sent, ask the kernel to read segment n+1
+ * (posix_fadvise WILLNEED).  docs/serving.md; PAGECAST_READAHEAD=0/1
+ * overrides it (benchmarking only). */
+#define READAHEAD_DEFAULT 1
 
 #define CACHE_IMMUTABLE "public, max-age=31536000, immutable"
 #define CACHE_NONE "no-store"
@@ -109,6 +131,10 @@ struct pc_server {
     unsigned n_workers;
     struct worker *workers;
     struct metrics m;
+    unsigned max_connections;       /* over all daemons (on_accept) */
+    uint64_t mem_max;               /* blobs up to this size: memory response */
+    uint64_t mem_inflight;          /* ... while connections x size is below this */
+    bool readahead;                 /* WILLNEED the next segment */
 };
 
 enum req_state { REQ_NEW, REQ_HEADERS_DONE, REQ_QUEUED };
@@ -122,7 +148,8 @@ struct req {
     uint64_t body_len;              /* body bytes the response sends */
     enum pc_route_kind kind;
     struct pc_served *served;       /* reference held while the response
-                                     * points into its manifests */
+                                     * points into its manifests or mapping */
+    uint64_t next_offset, next_size;    /* segment to read ahead when done, or 0 */
     char method[16];
     char version[16];
     char client[INET6_ADDRSTRLEN];
@@ -342,6 +369,7 @@ static enum MHD_Result options_response(struct req *rq, struct MHD_Connection *c
  * (which lives as long as rq->served) or a blob of the bundle file.
  */
 struct object {
+    uint64_t next_offset, next_size;    /* the next segment of the track, or 0 */
     const char *text;               /* manifest, or NULL for a blob */
     uint64_t offset;                /* blob: offset in the bundle file */
     uint64_t size;
@@ -406,6 +434,10 @@ static int resolve(const struct pc_served *s, const struct pc_route *route,
             return PC_ENOENT;
         o->offset = segs[route->segment - 1].offset;
         o->size = segs[route->segment - 1].size;
+        if (route->segment < count) {
+            o->next_offset = segs[route->segment].offset;
+            o->next_size = segs[route->segment].size;
+        }
         pc_http_etag(o->etag, gen, PC_HTTP_OBJ_SEGMENT, route->track, route->segment);
     }
     if (o->size == 0)
@@ -436,6 +468,34 @@ static struct MHD_Response *blob_response(const struct pc_served *s, uint64_t of
         *status = PC_ENOMEM;
     }
     return r;
+}
+
+/* Whether a blob of @p len bytes goes as a memory response now (see
+ * MEM_INFLIGHT_DEFAULT): the open connections, each assumed to be fetching
+ * a blob this size, must keep the copied bytes under the budget. */
+static bool mem_fits(const struct pc_server *srv, uint64_t len)
+{
+    int_fast64_t open = atomic_load_explicit(&srv->m.connections, memory_order_relaxed);
+    if (open < 1)
+        open = 1;
+    return len <= srv->mem_inflight / (uint64_t)open;
+}
+
+/*
+ * Cold cache: a player that fetched segment n fetches n+1 next, a segment
+ * duration later.  Start reading it now.  WILLNEED on pages already cached
+ * costs a page-cache lookup per page, so the mapping's residency is checked
+ * first on its first page (one mincore, no I/O): a cached first page means
+ * the segment was read before, and the call is skipped.
+ */
+static void readahead_next(const struct pc_served *s, uint64_t offset, uint64_t size)
+{
+    if (s->data) {
+        unsigned char vec = 0;
+        if (mincore((void *)(s->data + offset), 1, &vec) == 0 && (vec & 1))
+            return;
+    }
+    (void)posix_fadvise(s->bundle.fd, (off_t)offset, (off_t)size, POSIX_FADV_WILLNEED);
 }
 
 static enum MHD_Result title_response(struct req *rq, struct MHD_Connection *con,
@@ -522,8 +582,24 @@ static enum MHD_Result title_response(struct req *rq, struct MHD_Connection *con
                                                    MHD_RESPMEM_PERSISTENT);
             if (!resp)
                 r = PC_ENOMEM;
+        } else if (s->data && range.length <= srv->mem_max && mem_fits(srv, range.length)) {
+            /* Points into the bundle's mapping (MAP_SHARED: the page
+             * cache itself), which our reference on s keeps mapped.  The
+             * kernel copies it into the socket buffer; nothing is copied
+             * in user space. */
+            resp = MHD_create_response_from_buffer((size_t)range.length,
+                                                   (void *)(s->data + o.offset + range.start),
+                                                   MHD_RESPMEM_PERSISTENT);
+            if (!resp)
+                r = PC_ENOMEM;
         } else {
             resp = blob_response(s, o.offset + range.start, range.length, &r);
+        }
+        if (resp && o.next_size && srv->readahead && !is_head(rq)) {
+            /* issued once this response is sent (on_completed), so it
+             * never delays it */
+            rq->next_offset = o.next_offset;
+            rq->next_size = o.next_size;
         }
         if (!resp)
             return error_response(rq, con, r);
@@ -593,8 +669,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
         rq->state = REQ_HEADERS_DONE;
         copy_trunc(rq->method, sizeof rq->method, method);
         copy_trunc(rq->version, sizeof rq->version, version);
-        copy_trunc(rq->referer, sizeof rq->referer, header(con, MHD_HTTP_HEADER_REFERER));
-        copy_trunc(rq->agent, sizeof rq->agent, header(con, MHD_HTTP_HEADER_USER_AGENT));
+        if (rq->w->srv->opts.access_log_fd >= 0) {
+            copy_trunc(rq->referer, sizeof rq->referer, header(con, MHD_HTTP_HEADER_REFERER));
+            copy_trunc(rq->agent, sizeof rq->agent, header(con, MHD_HTTP_HEADER_USER_AGENT));
+        }
         return MHD_YES;
     }
     if (*upload_data_size) {
@@ -618,12 +696,16 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *con)
     memset(rq, 0, sizeof *rq);
     rq->w = w;
     rq->kind = PC_ROUTE_NOT_FOUND;
-    clock_gettime(CLOCK_MONOTONIC, &rq->t0);
-    clock_gettime(CLOCK_REALTIME, &rq->wall);
     memcpy(rq->target, uri, n + 1);
     rq->target_len = n;
     snprintf(rq->method, sizeof rq->method, "-");
     snprintf(rq->client, sizeof rq->client, "-");
+    w->inflight++;
+    /* What only the access log uses is skipped without one. */
+    if (w->srv->opts.access_log_fd < 0)
+        return rq;
+    clock_gettime(CLOCK_MONOTONIC, &rq->t0);
+    clock_gettime(CLOCK_REALTIME, &rq->wall);
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(con, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     if (ci && ci->client_addr) {
@@ -635,7 +717,6 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *con)
             inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
                       rq->client, sizeof rq->client);
     }
-    w->inflight++;
     return rq;
 }
 
@@ -733,14 +814,38 @@ static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls,
                                   memory_order_relaxed);
         atomic_fetch_add_explicit(&s->m.bytes_sent, bytes, memory_order_relaxed);
     }
-    struct timespec t1;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double secs = (double)(t1.tv_sec - rq->t0.tv_sec) + (double)(t1.tv_nsec - rq->t0.tv_nsec) / 1e9;
-    access_log(rq, status, bytes, secs);
+    if (s->opts.access_log_fd >= 0) {
+        struct timespec t1;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double secs = (double)(t1.tv_sec - rq->t0.tv_sec) +
+                      (double)(t1.tv_nsec - rq->t0.tv_nsec) / 1e9;
+        access_log(rq, status, bytes, secs);
+    }
+    if (rq->served && rq->next_size && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        readahead_next(rq->served, rq->next_offset, rq->next_size);
     if (rq->served)
         pc_served_release(rq->served);
     w->inflight--;
     free(rq);
+}
+
+/*
+ * The connection limit is over all daemons.  Split per daemon, it would
+ * turn away connections that SO_REUSEPORT's hash happened to give to a
+ * full daemon while another had room (and libmicrohttpd leaves them
+ * waiting in that daemon's accept queue, unanswered).  Past the limit a
+ * new connection is closed at once.  Two threads may both let one in at
+ * the limit: the total can pass it by threads - 1.
+ */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+    (void)addr;
+    (void)addrlen;
+    struct pc_server *s = cls;
+    return atomic_load_explicit(&s->m.connections, memory_order_relaxed) <
+                   (int_fast64_t)s->max_connections
+               ? MHD_YES
+               : MHD_NO;
 }
 
 static void on_connection(void *cls, struct MHD_Connection *con, void **socket_context,
@@ -932,8 +1037,22 @@ int pc_server_start(struct pc_server **out, struct pc_catalog *catalog,
     atomic_init(&s->stopping, false);
     format_address(&ss, port, s->address, sizeof s->address);
     s->n_workers = opts->threads ? opts->threads : 1;
+    s->mem_max = MEM_MAX_DEFAULT;
+    s->mem_inflight = MEM_INFLIGHT_DEFAULT;
+    s->readahead = READAHEAD_DEFAULT;
+    size_t conn_memory = CONNECTION_MEMORY;
+    const char *env = getenv("PAGECAST_CONN_MEMORY");
+    if (env && *env)
+        conn_memory = strtoull(env, NULL, 10);
+    env = getenv("PAGECAST_MEM_MAX");
+    if (env && *env)
+        s->mem_max = strtoull(env, NULL, 10);
+    if ((env = getenv("PAGECAST_MEM_INFLIGHT")) && *env)
+        s->mem_inflight = strtoull(env, NULL, 10);
+    if ((env = getenv("PAGECAST_READAHEAD")) && *env)
+        s->readahead = env[0] != '0';
     unsigned total = opts->max_connections ? opts->max_connections : 10000;
-    unsigned per_daemon = total / s->n_workers ? total / s->n_workers : 1;
+    s->max_connections = total;
     s->workers = calloc(s->n_workers, sizeof *s->workers);
     if (!s->workers) {
         free(s);
@@ -957,15 +1076,16 @@ int pc_server_start(struct pc_server **out, struct pc_catalog *catalog,
             goto fail;
         }
         w->daemon = MHD_start_daemon(
-            flags, port, NULL, NULL, on_request, w,
+            flags, port, on_accept, s, on_request, w,
             /* first, or libmicrohttpd logs the other options' errors itself */
             MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
             MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
             MHD_OPTION_SIGPIPE_HANDLED_BY_APP, (int)1,
             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)opts->connection_timeout,
-            MHD_OPTION_CONNECTION_LIMIT, per_daemon,
-            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
+            /* each daemon may take them all: on_accept keeps the total */
+            MHD_OPTION_CONNECTION_LIMIT, total,
+            MHD_OPTION_CONNECTION_MEMORY_LIMIT, conn_memory,
             MHD_OPTION_URI_LOG_CALLBACK, on_uri, w,
             MHD_OPTION_NOTIFY_COMPLETED, on_completed, w,
             MHD_OPTION_NOTIFY_CONNECTION, on_connection, w,

@@ -9,6 +9,11 @@
  * epoll thread stalls at 128 ready events).  Handlers never block: a title
  * being packaged is a 503, not a wait.
  *
+ * Bytes.  Manifests and small segments go out as memory responses (header
+ * and body in one sendmsg; segments point into the bundle's mapping), other
+ * segments by sendfile; after a segment, the track's next one is read
+ * ahead.  Nothing is copied in user space.  docs/serving.md has why.
+ *
  * Signals are not handled here: the caller blocks them in every thread
  * before pc_server_start (so the threads it starts inherit the mask) and
  * turns them into calls to pc_server_stop.  pc_server_start ignores

@@ -200,7 +200,7 @@ def slowloris_header_time_is_bounded():
     """KNOWN BUG (should_fail in meson.build): the only timeout is
     libmicrohttpd's idle timeout (--connection-timeout), which every
     trickled byte restarts, so a client may take forever to send its
-    headers (32 KiB at one byte per timeout) and hold a connection slot.
+    headers (16 KiB at one byte per timeout) and hold a connection slot.
     With --connection-timeout 2, a connection that trickles a byte every
     0.5 s must be closed (or answered 408) within 15 s."""
     o, _ = served(["--connection-timeout", "2"])
@@ -299,7 +299,7 @@ def connection_limit_is_total_and_refuses_promptly():
 # ---------------------------------------------------- oversized, malformed
 
 def oversized_request_lines_and_headers():
-    """Request lines and headers far past the 32 KiB connection buffer, and
+    """Request lines and headers far past the 16 KiB connection buffer, and
     a header that never ends: 414/431 or a close, promptly."""
     o, _ = served()
     cases = [
