@@ -310,7 +310,13 @@ async function startBreakingProxy(originUrl, mode) {
       const headers = {};
       // No Range: whole bodies (200), so that they can be broken.
       for (const h of ['origin']) if (req.headers[h]) headers[h] = req.headers[h];
-      const r = await fetch(originUrl + req.url, { method: req.method, headers });
+      let r;
+      try {
+        r = await fetch(originUrl + req.url, { method: req.method, headers });
+      } catch (e) {   // once more: a keep-alive connection the origin closed
+        log(`proxy: ${req.method} ${req.url}: ${e.message}${e.cause ? ' (' + e.cause.message + ')' : ''}; retrying`);
+        r = await fetch(originUrl + req.url, { method: req.method, headers });
+      }
       let body = Buffer.from(await r.arrayBuffer());
       if (br.text && /\.(m3u8|mpd)$/.test(p) && r.status === 200) body = Buffer.from(br.text(body.toString('utf8'), p));
       if (br.body && r.status === 200) body = br.body(body, p);
@@ -319,6 +325,7 @@ async function startBreakingProxy(originUrl, mode) {
       out['content-length'] = String(body.length);
       res.writeHead(r.status, out).end(req.method === 'HEAD' ? undefined : body);
     } catch (e) {
+      log(`proxy: ${req.method} ${req.url}: ${e.message}${e.cause ? ' (' + e.cause.message + ')' : ''}: answered 502`);
       res.writeHead(502).end(String(e));
     }
   });
