@@ -21,6 +21,7 @@ import json
 import os
 import random
 import re
+import subprocess
 import sys
 import tempfile
 
@@ -935,3 +936,24 @@ def top_level_boxes(path):
     with open(path, "rb") as f:
         data = f.read()
     return [(b[0], b[1], b[2]) for b in boxes(data)], data
+
+
+# Sources more than one suite packages (the integration and origin suites
+# share <build>/test-media, so one recipe means one cached file).
+def src_h264_aac(dur=8, gop=24, bframes=3):
+    """H.264 (High, B-frames, closed GOP of @gop frames at 24 fps) + stereo AAC."""
+    return media("h264-aac-%ds-g%d-b%d" % (dur, gop, bframes), "mp4",
+                 lavfi_video(dur=dur) + lavfi_audio(dur=dur) +
+                 ["-map", "0:v", "-map", "1:a"] + x264(gop, bframes) + AAC)
+
+
+def src_edit_list():
+    """An MP4 whose video edit list hides media: a stream copy from 1.3 s
+    starts at the keyframe before 1.3 s and hides the frames before it."""
+    def cut(src, dst):
+        p = subprocess.run([FFMPEG, "-hide_banner", "-nostdin", "-v", "error", "-y", "-ss", "1.3",
+                            "-i", src, "-map", "0", "-c", "copy", "-f", "mp4", dst],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        if p.returncode:
+            raise Fail("making the edit-list source failed: %s" % p.stderr.decode()[-2000:])
+    return derived("h264-aac-elst", "mp4", src_h264_aac(dur=8, gop=24), "ss1.3-copy", cut)

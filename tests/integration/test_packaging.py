@@ -14,22 +14,14 @@ Run: test_packaging.py CASE   (see tests/integration/meson.build)
 """
 
 import os
-import subprocess
 
 import pctest
-from pctest import (AAC, Fail, check, derived, expect_audio_only_segments,
+from pctest import (AAC, check, derived, src_edit_list, src_h264_aac, expect_audio_only_segments,
                     expect_video_segments, lavfi_audio, lavfi_video, log, media,
                     pack_ok, probe, stream_packets, x264)
 
 
 # ---------------------------------------------------------------- sources
-
-def src_h264_aac(dur=8, gop=24, bframes=3):
-    """H.264 (High, B-frames, closed GOP of @gop frames at 24 fps) + stereo AAC."""
-    return media("h264-aac-%ds-g%d-b%d" % (dur, gop, bframes), "mp4",
-                 lavfi_video(dur=dur) + lavfi_audio(dur=dur) +
-                 ["-map", "0:v", "-map", "1:a"] + x264(gop, bframes) + AAC)
-
 
 def has_bframes(path):
     pr = probe(path, hashes=False)
@@ -163,17 +155,7 @@ def _has_video_edit(path):
 
 
 def honours_edit_list():
-    base = src_h264_aac(dur=8, gop=24)
-
-    def cut(src, dst):
-        # stream copy from 1.3 s: the video starts at the keyframe before
-        # 1.3 s, and an edit list hides the frames before 1.3 s
-        p = subprocess.run([pctest.FFMPEG, "-hide_banner", "-nostdin", "-v", "error", "-y", "-ss", "1.3",
-                            "-i", src, "-map", "0", "-c", "copy", "-f", "mp4", dst],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        if p.returncode:
-            raise Fail("making the edit-list source failed: %s" % p.stderr.decode()[-2000:])
-    src = derived("h264-aac-elst", "mp4", base, "ss1.3-copy", cut)
+    src = src_edit_list()
     check(_has_video_edit(src), "test source has no video edit list skipping media")
     pk = pack_ok([src])
     pr = probe(src, hashes=False)

@@ -13,24 +13,15 @@ Run: test_titles.py CASE   (see tests/origin/meson.build)
 """
 
 import os
-import subprocess
 
 import origintest
-from origintest import Fail, Origin, check, check_title, link_or_copy, log, workdir
-from pctest import AAC, derived, lavfi_audio, lavfi_video, media, probe, stream_packets, x264
-
-import pctest
+from origintest import Origin, check, check_title, link_or_copy, log, workdir
+from pctest import AAC, src_edit_list, src_h264_aac, lavfi_audio, lavfi_video, media, probe, stream_packets, x264
 
 
 # ---------------------------------------------------------------- sources
 # The command lines are those of tests/integration/test_packaging.py, so the
 # cache (keyed by command line) serves both suites.
-
-def src_h264_aac(dur=8, gop=24, bframes=3):
-    return media("h264-aac-%ds-g%d-b%d" % (dur, gop, bframes), "mp4",
-                 lavfi_video(dur=dur) + lavfi_audio(dur=dur) +
-                 ["-map", "0:v", "-map", "1:a"] + x264(gop, bframes) + AAC)
-
 
 def src_hevc():
     return media("hevc-aac", "mp4", lavfi_video() + lavfi_audio() + ["-map", "0:v", "-map", "1:a",
@@ -64,20 +55,6 @@ def src_ac3():
 def src_late_audio():
     return media("h264-aac-late-audio", "mp4", lavfi_video() + ["-itsoffset", "0.5"] + lavfi_audio(dur=7.5) +
                  ["-map", "0:v", "-map", "1:a"] + x264() + AAC)
-
-
-def src_edit_list():
-    base = src_h264_aac(dur=8, gop=24)
-
-    def cut(src, dst):
-        # stream copy from 1.3 s: the video starts at the keyframe before
-        # 1.3 s, and an edit list hides the frames before 1.3 s
-        p = subprocess.run([pctest.FFMPEG, "-hide_banner", "-nostdin", "-v", "error", "-y", "-ss", "1.3",
-                            "-i", src, "-map", "0", "-c", "copy", "-f", "mp4", dst],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        if p.returncode:
-            raise Fail("making the edit-list source failed: %s" % p.stderr.decode()[-2000:])
-    return derived("h264-aac-elst", "mp4", base, "ss1.3-copy", cut)
 
 
 def src_ladder():
