@@ -791,18 +791,29 @@ int pc_bundle_writer_open(struct pc_bundle_writer **out, const char *path,
     return 0;
 }
 
+/* The common entry check of set_track/add_init/add_segment: a writer that
+ * has not failed yet, a track in range and its argument present.  Returns
+ * 0, or the (sticky) status to return. */
+static int writer_entry(struct pc_bundle_writer *w, unsigned t, const void *arg, const char *what)
+{
+    if (!w)
+        return PC_EINVAL;
+    if (w->status)
+        return w->status;
+    if (t >= w->track_count || !arg)
+        return poison(w, PC_EINVAL, "%s: %s: track %u out of range (%" PRIu32 " tracks)",
+                      w->path, what, t, w->track_count);
+    return 0;
+}
+
 int pc_bundle_writer_set_track(struct pc_bundle_writer *w, unsigned t,
                                const struct pc_track_record *rec)
 {
     char why[160];
 
-    if (!w)
-        return PC_EINVAL;
-    if (w->status)
-        return w->status;
-    if (t >= w->track_count || !rec)
-        return poison(w, PC_EINVAL, "%s: set_track: track %u out of range (%" PRIu32 " tracks)",
-                      w->path, t, w->track_count);
+    int status = writer_entry(w, t, rec, "set_track");
+    if (status)
+        return status;
     if (check_descriptor(rec, t, why, sizeof why, PC_EINVAL))
         return poison(w, PC_EINVAL, "%s: %s", w->path, why);
 
@@ -924,13 +935,9 @@ static int append_blob(struct pc_bundle_writer *w, const char *what,
 int pc_bundle_writer_add_init(struct pc_bundle_writer *w, unsigned t,
                               const struct iovec *iov, int iovcnt)
 {
-    if (!w)
-        return PC_EINVAL;
-    if (w->status)
-        return w->status;
-    if (t >= w->track_count)
-        return poison(w, PC_EINVAL, "%s: add_init: track %u out of range (%" PRIu32 " tracks)",
-                      w->path, t, w->track_count);
+    int status = writer_entry(w, t, w, "add_init");   /* no argument to check */
+    if (status)
+        return status;
     struct wtrack *tr = &w->tracks[t];
     if (tr->has_init)
         return poison(w, PC_EINVAL, "%s: track %u already has an init segment", w->path, t);
@@ -946,13 +953,9 @@ int pc_bundle_writer_add_segment(struct pc_bundle_writer *w, unsigned t,
                                  const struct pc_segment_record *seg,
                                  const struct iovec *iov, int iovcnt)
 {
-    if (!w)
-        return PC_EINVAL;
-    if (w->status)
-        return w->status;
-    if (t >= w->track_count || !seg)
-        return poison(w, PC_EINVAL, "%s: add_segment: track %u out of range (%" PRIu32 " tracks)",
-                      w->path, t, w->track_count);
+    int status = writer_entry(w, t, seg, "add_segment");
+    if (status)
+        return status;
     struct wtrack *tr = &w->tracks[t];
     struct blob_name n = name_seg(tr->count, t);
 

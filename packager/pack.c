@@ -706,19 +706,13 @@ static int flush_segment(struct packer *p, struct track *t, const struct sample 
     return 0;
 }
 
-/* Times compare across timescales exactly: a in tb_a vs b in tb_b. */
-static int cmp_ts(int64_t a, AVRational tba, int64_t b, AVRational tbb)
-{
-    return av_compare_ts(a, tba, b, tbb);
-}
-
 /* The cut index a sample at time @p t (with decision threshold @p thr ticks)
  * belongs to: the number of cuts c_1.. with c_j - thr <= t. */
 static uint64_t cut_index(const struct packer *p, const struct track *t, int64_t ts, int64_t thr,
                           uint64_t from)
 {
     uint64_t j = from;
-    while (j + 1 < p->n_cuts && cmp_ts(ts + thr, t->tb, p->cuts[j + 1], p->ref->tb) >= 0)
+    while (j + 1 < p->n_cuts && av_compare_ts(ts + thr, t->tb, p->cuts[j + 1], p->ref->tb) >= 0)
         j++;
     return j;
 }
@@ -782,7 +776,7 @@ static bool decidable(const struct packer *p, const struct track *t, const struc
     if (p->ref_done)
         return true;
     int64_t thr = track_threshold(t, s);
-    return cmp_ts(s->pts + thr, t->tb, p->ref_max_pts, p->ref->tb) < 0;
+    return av_compare_ts(s->pts + thr, t->tb, p->ref_max_pts, p->ref->tb) < 0;
 }
 
 /* Place one sample of a following track into its segment. */
@@ -799,8 +793,8 @@ static int follow_sample(struct packer *p, struct track *t, struct sample *s)
                 /* The first sample at or after a cut must be a keyframe at
                  * that very time, and no cut may be skipped over. */
                 int64_t c = p->cuts[t->seg + 1];
-                bool at_cut = cmp_ts(s->pts + thr, t->tb, c, p->ref->tb) >= 0 &&
-                              cmp_ts(s->pts - thr, t->tb, c, p->ref->tb) <= 0;
+                bool at_cut = av_compare_ts(s->pts + thr, t->tb, c, p->ref->tb) >= 0 &&
+                              av_compare_ts(s->pts - thr, t->tb, c, p->ref->tb) <= 0;
                 if (!s->key || !at_cut || j > t->seg + 1)
                     return fail(p, PC_EUNALIGNED, t->in->path,
                                 "stream #%d has no keyframe at %.3f s where %s (stream #%d) has one: "
