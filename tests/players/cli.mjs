@@ -26,7 +26,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  Report, budgetLeft, have, log, originWithSamples, skipAll,
+  Report, budgetLeft, have, log, originWithSamples, skipAll, wantedManifests,
 } from './common.mjs';
 
 const HERE = path.dirname(new URL(import.meta.url).pathname);
@@ -67,16 +67,22 @@ function hms(s) {
   return m ? Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3]) : NaN;
 }
 
-function checkEnd(end, declared, source, what) {
+/** Where the declared duration comes from, for messages. */
+function declaredBy(manifest, declared) {
+  return manifest === 'hls' ? `the playlist's #EXTINF durations add up to ${declared.toFixed(3)} s`
+    : `the MPD's mediaPresentationDuration is ${declared.toFixed(3)} s`;
+}
+
+function checkEnd(end, declared, source, what, manifest) {
   const src = Number.isNaN(source) ? '' : ` (the source media is ${source.toFixed(3)} s)`;
-  if (!(end >= declared - END_SLACK)) return `${what} ended at ${end.toFixed(3)} s, but the manifest declares ${declared.toFixed(3)} s${src}: it did not play to the end`;
-  if (end > declared + END_SLACK) return `${what} ended at ${end.toFixed(3)} s, past the ${declared.toFixed(3)} s the manifest declares${src}`;
+  if (!(end >= declared - END_SLACK)) return `${what} ended at ${end.toFixed(3)} s, but ${declaredBy(manifest, declared)}${src}: it did not play to the end`;
+  if (end > declared + END_SLACK) return `${what} ended at ${end.toFixed(3)} s, past the end: ${declaredBy(manifest, declared)}${src}`;
   return null;
 }
 
 // ------------------------------------------------------------------ ffmpeg
 
-async function ffmpeg(url, title, declared) {
+async function ffmpeg(url, title, declared, dir, manifest) {
   // level+verbose: every line says its level (warnings and errors fail the
   // run), and at the end ffmpeg says how much it decoded of each stream.
   const r = await run(['ffmpeg', '-nostdin', '-hide_banner', '-loglevel', 'level+verbose', '-xerror', '-i', url,
@@ -103,7 +109,7 @@ async function ffmpeg(url, title, declared) {
     decoded.push(`#${m[1]} ${m[2]} ${secs.toFixed(2)} s`);
     const slack = Math.max(0.3, declared * 0.01);
     if (secs < declared - slack) {
-      problems.push(`stream #0:${m[1]} (${m[2]}): decoded ${m[2] === 'video' ? m[3] + ' frames at ' + ra.per + ' fps' : m[4] + ' samples at ' + ra.per + ' Hz'} = ${secs.toFixed(3)} s of media, but the manifest declares ${declared.toFixed(3)} s: media is missing`);
+      problems.push(`stream #0:${m[1]} (${m[2]}): decoded ${m[2] === 'video' ? m[3] + ' frames at ' + ra.per + ' fps' : m[4] + ' samples at ' + ra.per + ' Hz'} = ${secs.toFixed(3)} s of media, but ${declaredBy(manifest, declared)}: media is missing`);
     }
   }
   if (!decoded.length && !problems.length) problems.push('could not read how much ffmpeg decoded of each stream');
@@ -250,10 +256,10 @@ async function main() {
   log(`${name}: ${(v.stdout || '').split('\n').filter(Boolean).slice(0, name === 'gstreamer' ? 2 : 1).join('; ')}${name === 'gstreamer' ? '; ' + GST_PLAYBIN : ''}`);
 
   const report = new Report(`players ${name}`);
-  const { dir, origin, titles } = await originWithSamples(`cli-${name}`);
+  const { dir, origin, titles } = await originWithSamples(`cli-${name}`, report);
   try {
     for (const title of titles) {
-      for (const manifest of ['hls', 'dash']) {
+      for (const manifest of wantedManifests(['hls', 'dash'])) {
         const url = manifest === 'hls' ? title.hls : title.dash;
         const declared = manifest === 'hls' ? title.hlsDuration : title.duration;
         const what = `${name} ${title.title} ${manifest === 'hls' ? 'master.m3u8' : 'manifest.mpd'}: plays to the end`;
@@ -263,8 +269,8 @@ async function main() {
           if (process.env.CI) report.fail(what, missing); else report.skip(what, missing);
           continue;
         }
-        const r = await tool.run(url, title, declared, dir);
-        const endProblem = Number.isNaN(r.end) || r.problems.length ? null : checkEnd(r.end, declared, title.sourceDuration, name);
+        const r = await tool.run(url, title, declared, dir, manifest);
+        const endProblem = Number.isNaN(r.end) || r.problems.length ? null : checkEnd(r.end, declared, title.sourceDuration, name, manifest);
         if (endProblem) r.problems.push(endProblem);
         if (Number.isNaN(r.end) && !r.problems.length) r.problems.push('could not tell where playback ended');
         if (r.problems.length) {

@@ -8,6 +8,10 @@
 //   PC_PLAYERS_OUT    where work directories and screenshots go
 //                     (default: <tmp>/pagecast-players)
 //   PC_KEEP=1         keep the work directory (media links, store, logs)
+//   PC_PLAYERS_TITLES    comma-separated sample titles to run (default: all),
+//                        e.g. audio-only.m4a; PC_PLAYERS_MANIFESTS=hls or
+//                        dash: only that manifest (the break checks narrow
+//                        a run to what catches each break, docs/players.md)
 //   CI                set: a player that is not installed fails instead of
 //                     skipping (CI runs scripts/setup, which installs them)
 
@@ -16,6 +20,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
+import { checkServed } from './served.mjs';
 
 export const SOURCE_ROOT = process.env.PC_SOURCE_ROOT ||
   path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
@@ -116,6 +121,24 @@ const SAMPLE_SOURCES = [
   { title: 'audio-only.m4a', from: ['samples/media/audio-only.m4a', 'samples/cache/audio-only/audio.m4a'] },
 ];
 
+/** The sample titles this run plays: PC_PLAYERS_TITLES, or all of them. */
+function wantedSamples() {
+  const only = (process.env.PC_PLAYERS_TITLES || '').split(',').map((x) => x.trim()).filter(Boolean);
+  if (!only.length) return SAMPLE_SOURCES;
+  const known = SAMPLE_SOURCES.map((s) => s.title);
+  const unknown = only.filter((t) => !known.includes(t));
+  if (unknown.length) throw new Error(`PC_PLAYERS_TITLES: no sample title ${unknown.join(', ')} (one of ${known.join(' ')})`);
+  return SAMPLE_SOURCES.filter((s) => only.includes(s.title));
+}
+
+/** The manifests this run plays, of @offered: PC_PLAYERS_MANIFESTS, or all. */
+export function wantedManifests(offered) {
+  const only = process.env.PC_PLAYERS_MANIFESTS;
+  if (!only) return offered;
+  if (!['hls', 'dash'].includes(only)) throw new Error(`PC_PLAYERS_MANIFESTS=${only}: hls or dash`);
+  return offered.filter((m) => m === only);
+}
+
 function linkOrCopy(src, dst) {
   try { fs.linkSync(src, dst); } catch { fs.copyFileSync(src, dst); }
 }
@@ -137,7 +160,7 @@ export function prepareMedia(dir) {
   const media = path.join(dir, 'media');
   fs.mkdirSync(media, { recursive: true });
   const titles = [];
-  for (const s of SAMPLE_SOURCES) {
+  for (const s of wantedSamples()) {
     const src = s.from.map((p) => path.join(SOURCE_ROOT, p)).find((p) => fs.existsSync(p));
     if (!src) { log(`warning: sample ${s.title} not found (looked in ${s.from.join(', ')})`); continue; }
     const dst = path.join(media, s.title);
@@ -334,8 +357,12 @@ async function startBreakingProxy(originUrl, mode) {
   return `http://127.0.0.1:${server.address().port}`;
 }
 
-/** Prepare media, start the origin, describe every title. */
-export async function originWithSamples(tag) {
+/**
+ * Prepare media, start the origin, describe every title, and check that
+ * what is served agrees with its manifests (served.mjs; one line per title
+ * and manifest in @report).
+ */
+export async function originWithSamples(tag, report) {
   const dir = workdir(tag);
   const { media, titles } = prepareMedia(dir);
   if (!titles.length) skipAll('no sample media (samples/make-samples needs ffmpeg: run scripts/setup)');
@@ -353,5 +380,6 @@ export async function originWithSamples(tag) {
         `audio ${d.languages.join('/') || 'none'}, codecs ${d.codecs.join(' ')}`);
     described.push(d);
   }
+  for (const d of described) await checkServed(report, d);
   return { dir, origin, titles: described };
 }
