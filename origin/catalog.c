@@ -802,6 +802,53 @@ void pc_catalog_stats(struct pc_catalog *c, struct pc_catalog_stats *st)
     st->jobs_queued = atomic_load(&c->jobs_queued);
 }
 
+static int cmp_entry(const void *a, const void *b)
+{
+    return strcmp(((const struct pc_catalog_entry *)a)->name,
+                  ((const struct pc_catalog_entry *)b)->name);
+}
+
+int pc_catalog_list(struct pc_catalog *c, struct pc_catalog_entry **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    pthread_mutex_lock(&c->lock);
+    size_t count = 0, bytes = 0;
+    for (size_t i = 0; i < c->n_buckets; i++)
+        for (const struct title *t = c->buckets[i]; t; t = t->next) {
+            count++;
+            bytes += strlen(t->name) + 1;
+        }
+    if (!count) {
+        pthread_mutex_unlock(&c->lock);
+        return 0;
+    }
+    struct pc_catalog_entry *e = malloc(count * sizeof *e + bytes);
+    if (!e) {
+        pthread_mutex_unlock(&c->lock);
+        return PC_ENOMEM;
+    }
+    char *names = (char *)(e + count);
+    size_t k = 0;
+    for (size_t i = 0; i < c->n_buckets; i++)
+        for (const struct title *t = c->buckets[i]; t; t = t->next) {
+            size_t len = strlen(t->name) + 1;
+            memcpy(names, t->name, len);
+            e[k].name = names;
+            /* the order of pc_catalog_get's answers */
+            e[k].state = t->served || t->bundle_path ? PC_TITLE_READY
+                         : t->job == JOB_NONE && t->failed_status ? PC_TITLE_FAILED
+                                                                  : PC_TITLE_PACKAGING;
+            names += len;
+            k++;
+        }
+    pthread_mutex_unlock(&c->lock);
+    qsort(e, count, sizeof *e, cmp_entry);
+    *out = e;
+    *n = count;
+    return 0;
+}
+
 /* ------------------------------------------------------------ watcher */
 
 /* Any change under the media directory triggers a rescan once things have

@@ -71,6 +71,27 @@ int pc_catalog_get(struct pc_catalog *c, const char *name, struct pc_served **ou
 
 void pc_catalog_stats(struct pc_catalog *c, struct pc_catalog_stats *st);
 
+/* What a title is doing, as pc_catalog_get would answer it now. */
+enum pc_title_state {
+    PC_TITLE_READY,                 /* served (maybe while a newer bundle is packaged) */
+    PC_TITLE_PACKAGING,             /* no bundle yet: queued or being packaged (503) */
+    PC_TITLE_FAILED,                /* no bundle: its source cannot be packaged (422) */
+};
+
+struct pc_catalog_entry {
+    const char *name;               /* points into the same allocation */
+    enum pc_title_state state;
+};
+
+/**
+ * A snapshot of every title, sorted by name (byte order): for listings
+ * such as the demo page (demo.h).  Takes the catalog lock once.
+ * @return 0, *@p out (an array of *@p n entries and their names in one
+ *         allocation, which the caller frees with free(); NULL when
+ *         *@p n is 0), or PC_ENOMEM with *@p out NULL.
+ */
+int pc_catalog_list(struct pc_catalog *c, struct pc_catalog_entry **out, size_t *n);
+
 /* An open bundle as served: shared, reference-counted, immutable. */
 struct pc_served {
     struct pc_bundle bundle;        /* open and validated; fd for sendfile */
