@@ -13,6 +13,7 @@
  * stderr says why), 2 for a usage error.
  */
 #include "catalog.h"
+#include "demo.h"
 #include "server.h"
 
 #include "pagecast/status.h"
@@ -51,6 +52,9 @@ static const char usage_text[] =
     "      --access-log FILE       append the access log to FILE (default: stdout)\n"
     "      --no-access-log         no access log\n"
     "      --no-watch              do not follow DIR with inotify (SIGHUP rescans)\n"
+    "      --demo NODE_MODULES     serve a demo page at / that lists every title and\n"
+    "                              plays it with Shaka Player from NODE_MODULES (where\n"
+    "                              npm installed it); off by default: not in production\n"
     "  -h, --help                  this text\n"
     "  -V, --version               print the version\n"
     "\n"
@@ -137,6 +141,7 @@ static void raise_fd_limit(void)
 /* Everything the command line says. */
 struct config {
     const char *media, *store, *access_log;
+    const char *demo;               /* --demo NODE_MODULES, or NULL */
     int no_access_log, watch;
     unsigned workers, threads, max_age, conn_timeout, max_conn, drain;
     uint32_t segment_ms;
@@ -146,7 +151,7 @@ struct config {
 
 enum {
     OPT_SEGMENT = 256, OPT_MAX_AGE, OPT_CONN_TIMEOUT, OPT_MAX_CONN, OPT_DRAIN,
-    OPT_ACCESS_LOG, OPT_NO_ACCESS_LOG, OPT_NO_WATCH,
+    OPT_ACCESS_LOG, OPT_NO_ACCESS_LOG, OPT_NO_WATCH, OPT_DEMO,
 };
 
 /* Everything after option parsing: run until a stop signal.
@@ -205,10 +210,19 @@ static int serve(const struct config *cfg)
     char err[512];
     struct pc_catalog *catalog = NULL;
     struct pc_server *server = NULL;
+    struct pc_demo *demo = NULL;
+    if (cfg->demo && pc_demo_open(&demo, cfg->demo, err, sizeof err) < 0) {
+        fprintf(stderr, "pagecast-origin: %s\n", err);
+        if (access_log)
+            close(log_fd);
+        return 1;
+    }
+    sopts.demo = demo;
     /* The catalog's own first check is of the media directory; the server's
      * of the address.  Either fails with one line naming the reason. */
     if (pc_catalog_open(&catalog, &copts, err, sizeof err) < 0) {
         fprintf(stderr, "pagecast-origin: %s\n", err);
+        pc_demo_free(demo);
         if (access_log)
             close(log_fd);
         return 1;
@@ -216,6 +230,7 @@ static int serve(const struct config *cfg)
     if (pc_server_start(&server, catalog, &sopts, err, sizeof err) < 0) {
         fprintf(stderr, "pagecast-origin: %s\n", err);
         pc_catalog_close(catalog);
+        pc_demo_free(demo);
         if (access_log)
             close(log_fd);
         return 1;
@@ -251,6 +266,7 @@ static int serve(const struct config *cfg)
     pc_server_stop(server);
     pc_server_free(server);
     pc_catalog_close(catalog);
+    pc_demo_free(demo);
     if (access_log)
         close(log_fd);
     fprintf(stderr, "pagecast-origin: stopped\n");
@@ -273,6 +289,7 @@ int main(int argc, char **argv)
         { "access-log", required_argument, NULL, OPT_ACCESS_LOG },
         { "no-access-log", no_argument, NULL, OPT_NO_ACCESS_LOG },
         { "no-watch", no_argument, NULL, OPT_NO_WATCH },
+        { "demo", required_argument, NULL, OPT_DEMO },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
@@ -334,6 +351,7 @@ int main(int argc, char **argv)
         case OPT_ACCESS_LOG: cfg.access_log = optarg; break;
         case OPT_NO_ACCESS_LOG: cfg.no_access_log = 1; break;
         case OPT_NO_WATCH: cfg.watch = 0; break;
+        case OPT_DEMO: cfg.demo = optarg; break;
         case 'h': fputs(usage_text, stdout); return 0;
         case 'V': printf("pagecast-origin %s\n", PC_VERSION); return 0;
         case ':': return usage_error("option needs a value", argv[optind - 1]);

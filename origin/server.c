@@ -20,6 +20,7 @@
 #include "server.h"
 
 #include "catalog.h"
+#include "demo.h"
 #include "http.h"
 #include "manifest.h"
 #include "router.h"
@@ -620,6 +621,33 @@ static enum MHD_Result title_response(struct req *rq, struct MHD_Connection *con
     return queue(rq, con, code, resp, body);
 }
 
+/* ------------------------------------------------ the demo page (demo.h) */
+
+/* Only with --demo, and only for targets the router found no route for;
+ * pc_demo_get answers its allow-list and PC_ENOENT (404) for the rest. */
+static enum MHD_Result demo_response(struct req *rq, struct MHD_Connection *con)
+{
+    struct pc_server *s = rq->w->srv;
+    struct pc_demo_reply d;
+    int r = pc_demo_get(s->opts.demo, s->catalog, rq->target, rq->target_len, &d);
+    if (r < 0)
+        return error_response(rq, con, r);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        d.len, d.body, d.owned ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (!resp) {
+        if (d.owned)
+            free(d.body);
+        return error_response(rq, con, PC_ENOMEM);
+    }
+    add_common(rq, resp);
+    add_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, d.type);
+    add_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, CACHE_NONE);
+    add_header(resp, "X-Content-Type-Options", "nosniff");
+    if (d.csp)
+        add_header(resp, "Content-Security-Policy", d.csp);
+    return queue(rq, con, MHD_HTTP_OK, resp, is_head(rq) ? 0 : d.len);
+}
+
 /* --------------------------------------------------------- the handler */
 
 static enum MHD_Result dispatch(struct req *rq, struct MHD_Connection *con)
@@ -650,6 +678,8 @@ static enum MHD_Result dispatch(struct req *rq, struct MHD_Connection *con)
     case PC_ROUTE__COUNT:
         break;
     }
+    if (rq->w->srv->opts.demo)
+        return demo_response(rq, con);
     return error_response(rq, con, PC_ENOENT);
 }
 

@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 struct pc_catalog;
+struct pc_demo;
 struct pc_server;
 
 struct pc_server_opts {
@@ -37,6 +38,8 @@ struct pc_server_opts {
     unsigned max_connections;       /* over all threads; 0: 10000 */
     unsigned drain_timeout;         /* graceful stop: seconds to finish requests */
     int access_log_fd;              /* one line per request; -1: no log */
+    const struct pc_demo *demo;     /* the demo page (demo.h), or NULL: off;
+                                     * must outlive the server */
 };
 
 /**
