@@ -21,21 +21,11 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import {
-  OUT, Report, SOURCE_ROOT, budgetLeft, log, originWithSamples, skipAll, wantedManifests,
+  NODE_MODULES, OUT, Report, budgetLeft, launchChromium, log, originWithSamples, requireChromium, wantedManifests,
 } from './common.mjs';
 
 const HERE = path.dirname(new URL(import.meta.url).pathname);
-const NODE_MODULES = path.join(SOURCE_ROOT, 'node_modules');
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-// ../shared/MEASUREMENTS.md: the flags that work on this machine.
-const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  '--autoplay-policy=no-user-gesture-required',
-];
-
 // What the page server serves: the page and the players straight from
 // node_modules (nothing is copied into the repository).
 const FILES = {
@@ -264,13 +254,9 @@ async function main() {
   const keys = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(PLAYERS);
   for (const k of keys) if (!PLAYERS[k]) { console.error(`unknown player ${k} (one of ${Object.keys(PLAYERS).join(' ')})`); process.exit(2); }
 
-  const pw = path.join(NODE_MODULES, 'playwright-core', 'index.mjs');
-  const missing = Object.values(FILES).map((f) => f[0]).filter((f) => !fs.existsSync(f));
-  if (!fs.existsSync(pw) || missing.length) skipAll(`npm packages missing (${fs.existsSync(pw) ? missing.join(', ') : pw}): run scripts/setup-players`);
-  if (!fs.existsSync(CHROMIUM)) skipAll(`${CHROMIUM} not installed: run scripts/setup-players`);
+  const chromium = await requireChromium(Object.values(FILES).map((f) => f[0]));
 
   const report = new Report(`players ${keys.join(' ')}`);
-  const { chromium } = await import(pathToFileURL(pw).href);
   const { dir, origin, titles } = await originWithSamples(`browser-${keys.join('-')}`, report);
   const shotDir = path.join(OUT, 'screenshots');
   fs.mkdirSync(shotDir, { recursive: true });
@@ -280,9 +266,7 @@ async function main() {
   const pages = await startPageServer();
   log(`test page: ${pages.url}/ (origin ${origin.url}: cross-origin)`);
 
-  const ctx = await chromium.launchPersistentContext(path.join(dir, 'chromium-profile'), {
-    executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 800, height: 560 },
-  });
+  const ctx = await launchChromium(chromium, dir, { width: 800, height: 560 });
   try {
     const vpage = await ctx.newPage();
     await vpage.goto(`${pages.url}/`);

@@ -20,6 +20,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
+import { pathToFileURL } from 'node:url';
 import { checkServed } from './served.mjs';
 
 export const SOURCE_ROOT = process.env.PC_SOURCE_ROOT ||
@@ -28,6 +29,14 @@ export const ORIGIN = process.env.PAGECAST_ORIGIN || '';
 export const OUT = process.env.PC_PLAYERS_OUT || path.join(os.tmpdir(), 'pagecast-players');
 
 export const SKIP = 77;   // meson's "skipped" exit status
+export const NODE_MODULES = path.join(SOURCE_ROOT, 'node_modules');
+export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+// ../shared/MEASUREMENTS.md: the flags that work on this machine.
+const CHROMIUM_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--autoplay-policy=no-user-gesture-required',
+];
 
 // A test's own time budget (s), under meson's 300 s timeout: once it is used
 // up, what is left is reported as not run (a failure) instead of meson
@@ -60,6 +69,26 @@ export function skipAll(reason) {
 /** True if the program is on PATH. */
 export function have(prog) {
   return spawnSync('sh', ['-c', `command -v "${prog}"`], { stdio: 'ignore' }).status === 0;
+}
+
+/**
+ * playwright-core's chromium, once it and @files (the players' files in
+ * node_modules) and Debian's Chromium are known to be there; else skip (or
+ * fail under CI) with what is missing.
+ */
+export async function requireChromium(files = []) {
+  const pw = path.join(NODE_MODULES, 'playwright-core', 'index.mjs');
+  const missing = files.filter((f) => !fs.existsSync(f));
+  if (!fs.existsSync(pw) || missing.length) skipAll(`npm packages missing (${fs.existsSync(pw) ? missing.join(', ') : pw}): run scripts/setup-players`);
+  if (!fs.existsSync(CHROMIUM)) skipAll(`${CHROMIUM} not installed: run scripts/setup-players`);
+  return (await import(pathToFileURL(pw).href)).chromium;
+}
+
+/** Chromium with a fresh profile in @dir and the page size @viewport. */
+export function launchChromium(chromium, dir, viewport) {
+  return chromium.launchPersistentContext(path.join(dir, 'chromium-profile'), {
+    executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport,
+  });
 }
 
 // ------------------------------------------------------------------ report
@@ -180,17 +209,18 @@ export function prepareMedia(dir) {
 // ------------------------------------------------------------------ origin
 
 /**
- * Start pagecast-origin on 127.0.0.1:0 over @media; resolves once it has
- * printed its listening line.  Its stderr goes to DIR/origin.log.
+ * Start pagecast-origin on 127.0.0.1:0 over @media, with @extraArgs;
+ * resolves once it has printed its listening line.  Its stderr goes to
+ * DIR/origin.log.
  */
-export async function startOrigin(dir, media) {
+export async function startOrigin(dir, media, extraArgs = []) {
   if (!ORIGIN || !fs.existsSync(ORIGIN)) throw new Error(`PAGECAST_ORIGIN not set or missing: ${ORIGIN}`);
   const store = path.join(dir, 'store');
   fs.mkdirSync(store, { recursive: true });
   const logPath = path.join(dir, 'origin.log');
   const errFd = fs.openSync(logPath, 'a');
   const proc = spawn(ORIGIN, ['--media', media, '--store', store, '--listen', '127.0.0.1:0',
-    '--no-access-log', '--workers', '2'], { stdio: ['ignore', 'pipe', errFd] });
+    '--no-access-log', '--workers', '2', ...extraArgs], { stdio: ['ignore', 'pipe', errFd] });
   const url = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('origin did not print its listening line within 30 s')), 30e3);
     const rl = readline.createInterface({ input: proc.stdout });
@@ -362,11 +392,11 @@ async function startBreakingProxy(originUrl, mode) {
  * what is served agrees with its manifests (served.mjs; one line per title
  * and manifest in @report).
  */
-export async function originWithSamples(tag, report) {
+export async function originWithSamples(tag, report, originArgs = []) {
   const dir = workdir(tag);
   const { media, titles } = prepareMedia(dir);
   if (!titles.length) skipAll('no sample media (samples/make-samples needs ffmpeg: run scripts/setup)');
-  const origin = await startOrigin(dir, media);
+  const origin = await startOrigin(dir, media, originArgs);
   log(`origin: ${origin.url} over ${media}`);
   if (process.env.PC_PLAYERS_BREAK) {
     origin.url = await startBreakingProxy(origin.url, process.env.PC_PLAYERS_BREAK);
