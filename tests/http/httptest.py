@@ -19,6 +19,7 @@ skips by raising Skip (exit 77, meson's convention).
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -91,6 +92,23 @@ def long_clip(loops):
     src = av_clip()
     return ffmpeg_media("long-%d" % loops, "mp4", [
         "-stream_loop", str(loops - 1), "-i", src, "-c", "copy"])
+
+
+def long_titles_media(d, count):
+    """A media directory under @d holding @count 20-minute titles (hard
+    links of one long clip, copies where links fail), for tests that need
+    titles still waiting to be packaged right after start.
+    @return (media directory, sorted title names)"""
+    media = os.path.join(d, "media")
+    os.makedirs(media)
+    src = long_clip(300)
+    names = ["long-%d.mp4" % i for i in range(count)]
+    for n in names:
+        try:
+            os.link(src, os.path.join(media, n))
+        except OSError:
+            shutil.copy(src, os.path.join(media, n))
+    return media, names
 
 
 def dump_bundle(path):

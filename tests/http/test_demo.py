@@ -18,7 +18,7 @@ import subprocess
 import time
 import urllib.parse
 
-from httptest import (Origin, av_clip, check, check_eq, get, head, log, long_clip, main, quote,
+from httptest import (Origin, av_clip, check, check_eq, get, head, log, long_titles_media, main, quote,
                       request, wait_for, workdir)
 
 SHAKA = "shaka-player/dist/shaka-player.compiled.js"
@@ -173,17 +173,9 @@ def demo_lists_every_title_with_its_manifest_urls():
 
 def demo_shows_titles_being_packaged():
     d = workdir()
-    media = os.path.join(d, "media")
-    os.makedirs(media)
     # three 20-minute titles and one packaging thread: right after start,
     # some are still waiting (as in busy_title_answers_503_then_200)
-    src = long_clip(300)
-    names = ["long-%d.mp4" % i for i in range(3)]
-    for n in names:
-        try:
-            os.link(src, os.path.join(media, n))
-        except OSError:
-            shutil.copy(src, os.path.join(media, n))
+    media, names = long_titles_media(d, 3)
     o = Origin(media, args=["--workers", "1", "--demo", fake_node_modules(d)])
     _, p = page(o.port)
     states = {row["title"]: row["state"] for row in p.rows}

@@ -14,8 +14,8 @@ import subprocess
 import time
 
 from httptest import (Conn, Fail, Origin, Skip, av_clip, check, check_eq, dump_bundle,
-                      find_bundles, get, head, log, long_clip, main, metrics, quote, request,
-                      wait_for, workdir)
+                      find_bundles, get, head, log, long_clip, long_titles_media, main, metrics,
+                      quote, request, wait_for, workdir)
 
 TITLE = "sub/My Movie \u00e9.mp4"          # a space and UTF-8, in a subdirectory
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -484,17 +484,9 @@ def keep_alive_three_requests():
 
 def busy_title_answers_503_then_200():
     d = workdir()
-    media = os.path.join(d, "media")
-    os.makedirs(media)
     # eight 20-minute titles (hard links: no copying) and one packaging
     # thread: right after start, most of them are still waiting
-    src = long_clip(300)
-    names = ["long-%d.mp4" % i for i in range(8)]
-    for n in names:
-        try:
-            os.link(src, os.path.join(media, n))
-        except OSError:
-            shutil.copy(src, os.path.join(media, n))
+    media, names = long_titles_media(d, 8)
     o = Origin(media, args=["--workers", "1"])
     busy = 0
     for n in names:
