@@ -225,10 +225,12 @@ def slowloris_header_time_is_bounded():
     request may take to arrive.  With --connection-timeout 2 and
     --header-timeout 3: 20 connections trickling their headers a byte every
     0.5 s are each closed 2 to 6 s after they connected, and counted in
-    /metrics; clients that send requests normally are never cut: a
-    keep-alive connection asking every 1.5 s for 7.5 s (longer than the
-    header timeout in all), and a request whose header arrives in two
-    halves 1 s apart, are answered."""
+    /metrics; a keep-alive connection that trickles its second request is
+    closed 4 to 8 s after its first answer (it may idle 2 s, then has 3 s);
+    clients that send requests normally are never cut: a keep-alive
+    connection asking every 1.5 s for 7.5 s (longer than the header timeout
+    in all), and a request whose header arrives in two halves 1 s apart,
+    are answered."""
     o, _ = served(["--connection-timeout", "2", "--header-timeout", "3"])
     socks = [attacker_socket(o.port) for _ in range(20)]
     t_connect = time.monotonic()
@@ -245,6 +247,18 @@ def slowloris_header_time_is_bounded():
     ts = [threading.Thread(target=run, args=(i,)) for i in range(len(socks))]
     for t in ts:
         t.start()
+    # keep-alive: one request answered, then the next one trickled
+    second = [None]
+
+    def run_second():
+        k = socket.create_connection(("127.0.0.1", o.port), timeout=5)
+        k.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        first = k.recv(4096)
+        k.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        second[0] = (first, trickle_until_closed(k, 15))
+        k.close()
+    ts.append(threading.Thread(target=run_second))
+    ts[-1].start()
     # meanwhile, ordinary clients
     c = Conn(o.port)
     for i in range(6):
@@ -269,6 +283,11 @@ def slowloris_header_time_is_bounded():
           (sum(t is None for t in took), len(took)))
     check(all(1.5 <= t <= 6 for t in took), "trickling clients closed after %r s (want 2 to 6: "
           "--header-timeout 3, checked once a second)" % sorted(round(t, 1) for t in took))
+    first, t2 = second[0]
+    check(first.startswith(b"HTTP/1.1 200"), "keep-alive: the first request: %r" % first[:40])
+    log("keep-alive connection trickling its second request closed after %s s" % t2)
+    check(t2 is not None and 3.5 <= t2 <= 8, "a keep-alive connection trickling its second request "
+          "closed after %r s (want 4 to 8: --connection-timeout 2 + --header-timeout 3)" % t2)
     m = metrics(o.port)
     check(m.get("pagecast_header_timeouts_total", 0) >= len(socks),
           "pagecast_header_timeouts_total %r after %d timeouts" %
