@@ -48,6 +48,11 @@ static const char usage_text[] =
     "      --manifest-max-age S    Cache-Control max-age of manifests (default 2)\n"
     "      --connection-timeout S  close connections idle for S seconds (default 30)\n"
     "      --max-connections N     open connections over all threads (default 10000)\n"
+    "      --max-connections-per-address N\n"
+    "                              open connections per client address (default 0:\n"
+    "                              no limit; behind a CDN its nodes carry many each)\n"
+    "      --header-timeout S      close a connection whose request has not arrived\n"
+    "                              in full S seconds after it could start (default 10)\n"
     "      --drain-timeout S       on SIGTERM, time to finish requests (default 10)\n"
     "      --access-log FILE       append the access log to FILE (default: stdout)\n"
     "      --no-access-log         no access log\n"
@@ -144,6 +149,7 @@ struct config {
     const char *demo;               /* --demo NODE_MODULES, or NULL */
     int no_access_log, watch;
     unsigned workers, threads, max_age, conn_timeout, max_conn, drain;
+    unsigned max_per_address, header_timeout;
     uint32_t segment_ms;
     char *host;                     /* owned */
     uint16_t port;
@@ -152,6 +158,7 @@ struct config {
 enum {
     OPT_SEGMENT = 256, OPT_MAX_AGE, OPT_CONN_TIMEOUT, OPT_MAX_CONN, OPT_DRAIN,
     OPT_ACCESS_LOG, OPT_NO_ACCESS_LOG, OPT_NO_WATCH, OPT_DEMO,
+    OPT_MAX_PER_ADDRESS, OPT_HEADER_TIMEOUT,
 };
 
 /* Everything after option parsing: run until a stop signal.
@@ -204,6 +211,8 @@ static int serve(const struct config *cfg)
         .manifest_max_age = cfg->max_age,
         .connection_timeout = cfg->conn_timeout,
         .max_connections = cfg->max_conn,
+        .max_per_address = cfg->max_per_address,
+        .header_timeout = cfg->header_timeout,
         .drain_timeout = cfg->drain,
         .access_log_fd = log_fd,
     };
@@ -285,6 +294,8 @@ int main(int argc, char **argv)
         { "manifest-max-age", required_argument, NULL, OPT_MAX_AGE },
         { "connection-timeout", required_argument, NULL, OPT_CONN_TIMEOUT },
         { "max-connections", required_argument, NULL, OPT_MAX_CONN },
+        { "max-connections-per-address", required_argument, NULL, OPT_MAX_PER_ADDRESS },
+        { "header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT },
         { "drain-timeout", required_argument, NULL, OPT_DRAIN },
         { "access-log", required_argument, NULL, OPT_ACCESS_LOG },
         { "no-access-log", no_argument, NULL, OPT_NO_ACCESS_LOG },
@@ -303,6 +314,7 @@ int main(int argc, char **argv)
         .max_age = 2,
         .conn_timeout = 30,
         .max_conn = 10000,
+        .header_timeout = 10,
         .drain = 10,
         .watch = 1,
     };
@@ -343,6 +355,15 @@ int main(int argc, char **argv)
         case OPT_MAX_CONN:
             if (parse_uint(optarg, 1, 1000000, &cfg.max_conn) < 0)
                 return usage_error("--max-connections takes a number from 1 to 1000000", optarg);
+            break;
+        case OPT_MAX_PER_ADDRESS:
+            if (parse_uint(optarg, 0, 1000000, &cfg.max_per_address) < 0)
+                return usage_error("--max-connections-per-address takes a number from 0 to 1000000",
+                                   optarg);
+            break;
+        case OPT_HEADER_TIMEOUT:
+            if (parse_uint(optarg, 0, 3600, &cfg.header_timeout) < 0)
+                return usage_error("--header-timeout takes seconds (0 to 3600; 0: none)", optarg);
             break;
         case OPT_DRAIN:
             if (parse_uint(optarg, 0, 3600, &cfg.drain) < 0)

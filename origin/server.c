@@ -21,6 +21,8 @@
 
 #include "catalog.h"
 #include "demo.h"
+#include "connguard.h"
+#include "fields.h"
 #include "http.h"
 #include "manifest.h"
 #include "router.h"
@@ -46,6 +48,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -89,7 +92,7 @@
 
 /* Status codes the metrics count one by one; anything else is "other". */
 static const unsigned metric_codes[] = {
-    200, 204, 206, 304, 400, 403, 404, 405, 412, 413, 414, 416, 422, 431, 500, 503, 507,
+    200, 204, 206, 304, 400, 403, 404, 405, 412, 413, 414, 416, 422, 431, 500, 501, 503, 507,
 };
 #define N_CODES (sizeof metric_codes / sizeof metric_codes[0] + 1)
 #define N_KINDS PC_ROUTE__COUNT     /* PC_ROUTE_NOT_FOUND is "other" */
@@ -101,6 +104,9 @@ struct metrics {
     atomic_uint_fast64_t bytes_sent;
     atomic_uint_fast64_t connections_total;
     atomic_int_fast64_t connections;
+    atomic_uint_fast64_t refused_max;           /* past --max-connections */
+    atomic_uint_fast64_t refused_per_address;   /* past --max-connections-per-address */
+    atomic_uint_fast64_t header_timeouts;       /* closed by --header-timeout */
 };
 
 static size_t code_index(unsigned code)
@@ -120,6 +126,8 @@ struct worker {
     bool started;
     int wake_fd;                    /* eventfd: pc_server_stop wakes the loop */
     unsigned inflight;              /* requests begun, not completed (own thread only) */
+    uint32_t now;                   /* monotonic seconds, read once per loop turn */
+    struct pc_conn_list conns;      /* this daemon's connections (connguard.h) */
 };
 
 struct pc_server {
@@ -133,6 +141,8 @@ struct pc_server {
     struct worker *workers;
     struct metrics m;
     unsigned max_connections;       /* over all daemons (on_accept) */
+    struct pc_addr_limit *per_address;  /* NULL: no per-address limit */
+    bool guarded;                   /* connections get a struct pc_conn */
     uint64_t mem_max;               /* blobs up to this size: memory response */
     uint64_t mem_inflight;          /* ... while connections x size is below this */
     bool readahead;                 /* WILLNEED the next segment */
@@ -142,6 +152,7 @@ enum req_state { REQ_NEW, REQ_HEADERS_DONE, REQ_QUEUED };
 
 struct req {
     struct worker *w;
+    struct pc_conn *conn;           /* its connection's guard, or NULL */
     enum req_state state;
     struct timespec t0;             /* CLOCK_MONOTONIC at the request line */
     struct timespec wall;           /* CLOCK_REALTIME, for the log */
@@ -151,6 +162,7 @@ struct req {
     struct pc_served *served;       /* reference held while the response
                                      * points into its manifests or mapping */
     uint64_t next_offset, next_size;    /* segment to read ahead when done, or 0 */
+    unsigned repeated;              /* pc_fields_repeated: fields sent twice */
     char method[16];
     char version[16];
     char client[INET6_ADDRSTRLEN];
@@ -292,6 +304,13 @@ static enum MHD_Result metrics_response(struct req *rq, struct MHD_Connection *c
             "# HELP pagecast_connections_total Client connections accepted.\n"
             "# TYPE pagecast_connections_total counter\n"
             "pagecast_connections_total %" PRIu64 "\n"
+            "# HELP pagecast_connections_refused_total Connections closed at once, by the limit they met.\n"
+            "# TYPE pagecast_connections_refused_total counter\n"
+            "pagecast_connections_refused_total{limit=\"max_connections\"} %" PRIu64 "\n"
+            "pagecast_connections_refused_total{limit=\"max_connections_per_address\"} %" PRIu64 "\n"
+            "# HELP pagecast_header_timeouts_total Connections closed because a request did not arrive in full within --header-timeout.\n"
+            "# TYPE pagecast_header_timeouts_total counter\n"
+            "pagecast_header_timeouts_total %" PRIu64 "\n"
             "# HELP pagecast_titles Titles found in the media directory.\n"
             "# TYPE pagecast_titles gauge\n"
             "pagecast_titles %" PRIu64 "\n"
@@ -314,6 +333,9 @@ static enum MHD_Result metrics_response(struct req *rq, struct MHD_Connection *c
             (uint64_t)atomic_load_explicit(&s->m.bytes_sent, memory_order_relaxed),
             (int_fast64_t)atomic_load_explicit(&s->m.connections, memory_order_relaxed),
             (uint64_t)atomic_load_explicit(&s->m.connections_total, memory_order_relaxed),
+            (uint64_t)atomic_load_explicit(&s->m.refused_max, memory_order_relaxed),
+            (uint64_t)atomic_load_explicit(&s->m.refused_per_address, memory_order_relaxed),
+            (uint64_t)atomic_load_explicit(&s->m.header_timeouts, memory_order_relaxed),
             cs.titles, cs.ready, cs.jobs_done, cs.jobs_failed, cs.jobs_queued,
             (long long)s->started_at, PC_VERSION);
     if (fclose(f) != 0 || !buf) {
@@ -499,6 +521,58 @@ static void readahead_next(const struct pc_served *s, uint64_t offset, uint64_t 
     (void)posix_fadvise(s->bundle.fd, (off_t)offset, (off_t)size, POSIX_FADV_WILLNEED);
 }
 
+/*
+ * RFC 9110 5.3: the lines of a field sent more than once are one
+ * comma-separated list.  For Range, If-Range and the HTTP-date fields such
+ * a list is not a valid value, and an invalid value of these is ignored
+ * (RFC 9110 13.1.3, 13.1.4, 14.2): NULL.  If-Match and If-None-Match are
+ * lists: the lines are joined (into *@p owned, which the caller frees).
+ */
+static const char *single_header(const struct req *rq, struct MHD_Connection *con,
+                                 enum pc_field f, const char *name)
+{
+    return rq->repeated & (1u << f) ? NULL : header(con, name);
+}
+
+struct join {
+    const char *name;
+    char *buf;                      /* NULL: only measure */
+    size_t len;
+};
+
+static enum MHD_Result join_field(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  size_t key_size, const char *value, size_t value_size)
+{
+    (void)kind;
+    struct join *j = cls;
+    if (strlen(j->name) != key_size || strncasecmp(key, j->name, key_size) != 0 || !value)
+        return MHD_YES;
+    if (j->buf) {
+        if (j->len)
+            memcpy(j->buf + j->len - 2, ", ", 2);
+        memcpy(j->buf + j->len, value, value_size);
+    }
+    j->len += value_size + 2;
+    return MHD_YES;
+}
+
+static const char *list_header(const struct req *rq, struct MHD_Connection *con,
+                               enum pc_field f, const char *name, char **owned)
+{
+    if (!(rq->repeated & (1u << f)))
+        return header(con, name);
+    struct join j = { name, NULL, 0 };
+    MHD_get_connection_values_n(con, MHD_HEADER_KIND, join_field, &j);
+    if (!(j.buf = malloc(j.len + 1)))
+        return NULL;                /* out of memory: as if absent, the whole object */
+    size_t total = j.len;
+    j.len = 0;
+    MHD_get_connection_values_n(con, MHD_HEADER_KIND, join_field, &j);
+    j.buf[total - 2] = '\0';
+    *owned = j.buf;
+    return j.buf;
+}
+
 static enum MHD_Result title_response(struct req *rq, struct MHD_Connection *con,
                                       const struct pc_route *route)
 {
@@ -519,18 +593,26 @@ static enum MHD_Result title_response(struct req *rq, struct MHD_Connection *con
 
     char last_modified[PC_HTTP_DATE_LEN];
     pc_http_date_format(s->mtime, last_modified);
+    char *if_match = NULL, *if_none_match = NULL;   /* joined lists, rarely */
     struct pc_http_request hr = {
         .is_get = !is_head(rq),
-        .if_match = header(con, MHD_HTTP_HEADER_IF_MATCH),
-        .if_none_match = header(con, MHD_HTTP_HEADER_IF_NONE_MATCH),
-        .if_modified_since = header(con, MHD_HTTP_HEADER_IF_MODIFIED_SINCE),
-        .if_unmodified_since = header(con, MHD_HTTP_HEADER_IF_UNMODIFIED_SINCE),
-        .if_range = header(con, MHD_HTTP_HEADER_IF_RANGE),
-        .range = header(con, MHD_HTTP_HEADER_RANGE),
+        .if_match = list_header(rq, con, PC_FIELD_IF_MATCH, MHD_HTTP_HEADER_IF_MATCH, &if_match),
+        .if_none_match = list_header(rq, con, PC_FIELD_IF_NONE_MATCH,
+                                     MHD_HTTP_HEADER_IF_NONE_MATCH, &if_none_match),
+        .if_modified_since = single_header(rq, con, PC_FIELD_IF_MODIFIED_SINCE,
+                                           MHD_HTTP_HEADER_IF_MODIFIED_SINCE),
+        .if_unmodified_since = single_header(rq, con, PC_FIELD_IF_UNMODIFIED_SINCE,
+                                             MHD_HTTP_HEADER_IF_UNMODIFIED_SINCE),
+        .if_range = single_header(rq, con, PC_FIELD_IF_RANGE, MHD_HTTP_HEADER_IF_RANGE),
+        .range = single_header(rq, con, PC_FIELD_RANGE, MHD_HTTP_HEADER_RANGE),
     };
+    if (hr.if_range == NULL && (rq->repeated & (1u << PC_FIELD_IF_RANGE)))
+        hr.range = NULL;            /* an invalid If-Range: the whole object */
     struct pc_http_object_info info = { o.etag, s->mtime, o.size };
     struct pc_range range = { 0, o.size };
     enum pc_http_outcome out = pc_http_evaluate(&hr, &info, (int64_t)time(NULL), &range);
+    free(if_match);
+    free(if_none_match);
 
     if (out == PC_HTTP_PRECONDITION_FAILED)
         return error_response(rq, con, PC_EPRECONDITION);
@@ -683,6 +765,51 @@ static enum MHD_Result dispatch(struct req *rq, struct MHD_Connection *con)
     return error_response(rq, con, PC_ENOENT);
 }
 
+static enum MHD_Result feed_field(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  size_t key_size, const char *value, size_t value_size)
+{
+    (void)kind;
+    pc_fields_add(cls, key, key_size, value ? value : "", value ? value_size : 0);
+    return MHD_YES;
+}
+
+/*
+ * The header field checks libmicrohttpd does not make (fields.h: Host,
+ * Content-Length with Transfer-Encoding, and the rest of RFC 9112's
+ * framing rules).  A request that fails them is answered 400 (or 501)
+ * here, written straight to the socket, and its connection is closed
+ * (RFC 9112 6.3: a server MUST close after a framing error): queued the
+ * usual way, the answer would wait until libmicrohttpd had read a body it
+ * cannot frame, for an unknown Transfer-Encoding until the client gives
+ * up.  Nothing else is in the socket's way: the previous response on the
+ * connection is sent in full before the next request is parsed.
+ * @return false when the request was refused.
+ */
+static bool check_fields(struct req *rq, struct MHD_Connection *con)
+{
+    struct pc_fields f;
+    pc_fields_init(&f);
+    MHD_get_connection_values_n(con, MHD_HEADER_KIND, feed_field, &f);
+    int bad = pc_fields_finish(&f, strcmp(rq->version, MHD_HTTP_VERSION_1_0) == 0 ? 0 : 1);
+    rq->repeated = pc_fields_repeated(&f);
+    if (!bad)
+        return true;
+    char buf[640];
+    size_t n = pc_fields_refusal(buf, sizeof buf, bad, f.reason, (int64_t)time(NULL),
+                                 !is_head(rq));
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(con, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (ci && n) {
+        /* A short write (a client that reads nothing) loses the answer,
+         * never the close. */
+        ssize_t wr = send(ci->connect_fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)wr;
+        shutdown(ci->connect_fd, SHUT_WR);
+    }
+    rq->status = (unsigned)pc_status_http(bad);
+    return false;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -699,6 +826,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
         rq->state = REQ_HEADERS_DONE;
         copy_trunc(rq->method, sizeof rq->method, method);
         copy_trunc(rq->version, sizeof rq->version, version);
+        if (!check_fields(rq, con))
+            return MHD_NO;          /* refused: answered and closed */
         if (rq->w->srv->opts.access_log_fd >= 0) {
             copy_trunc(rq->referer, sizeof rq->referer, header(con, MHD_HTTP_HEADER_REFERER));
             copy_trunc(rq->agent, sizeof rq->agent, header(con, MHD_HTTP_HEADER_USER_AGENT));
@@ -711,6 +840,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
     }
     if (rq->state == REQ_QUEUED)
         return MHD_YES;
+    if (rq->conn)
+        pc_conn_arm(rq->conn, 0, 0);    /* the request is in: no deadline while answering */
     return dispatch(rq, con);
 }
 
@@ -730,6 +861,11 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *con)
     rq->target_len = n;
     snprintf(rq->method, sizeof rq->method, "-");
     snprintf(rq->client, sizeof rq->client, "-");
+    if (w->srv->guarded) {
+        const union MHD_ConnectionInfo *gi =
+            MHD_get_connection_info(con, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        rq->conn = gi ? gi->socket_context : NULL;
+    }
     w->inflight++;
     /* What only the access log uses is skipped without one. */
     if (w->srv->opts.access_log_fd < 0)
@@ -855,6 +991,13 @@ static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls,
         readahead_next(rq->served, rq->next_offset, rq->next_size);
     if (rq->served)
         pc_served_release(rq->served);
+    if (rq->conn && s->opts.header_timeout) {
+        /* The next request may first idle as long as keep-alive allows,
+         * then has --header-timeout to arrive.  Without an idle timeout,
+         * only first requests have a deadline. */
+        unsigned idle = s->opts.connection_timeout;
+        pc_conn_arm(rq->conn, w->now, idle ? idle + s->opts.header_timeout : 0);
+    }
     w->inflight--;
     free(rq);
 }
@@ -869,27 +1012,82 @@ static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls,
  */
 static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
 {
-    (void)addr;
     (void)addrlen;
     struct pc_server *s = cls;
-    return atomic_load_explicit(&s->m.connections, memory_order_relaxed) <
-                   (int_fast64_t)s->max_connections
-               ? MHD_YES
-               : MHD_NO;
+    if (atomic_load_explicit(&s->m.connections, memory_order_relaxed) >=
+        (int_fast64_t)s->max_connections) {
+        atomic_fetch_add_explicit(&s->m.refused_max, 1, memory_order_relaxed);
+        return MHD_NO;
+    }
+    /* Counted when the connection starts (on_connection), so a connection
+     * libmicrohttpd fails to set up is never counted; as above, threads
+     * accepting from one address at once may pass the limit by threads - 1. */
+    struct pc_addr_key k;
+    if (s->per_address && pc_addr_key_from(&k, addr) && !pc_addr_limit_admits(s->per_address, &k)) {
+        atomic_fetch_add_explicit(&s->m.refused_per_address, 1, memory_order_relaxed);
+        return MHD_NO;
+    }
+    return MHD_YES;
 }
 
+/*
+ * Each connection gets a guard (connguard.h) when the server has a header
+ * timeout or a per-address limit: its fd, its request deadline (armed now
+ * for the first request), and its place in the per-address count.  Both
+ * notifications run on the daemon's own thread (or, at shutdown, after it
+ * has stopped), so the thread's list needs no lock.
+ */
 static void on_connection(void *cls, struct MHD_Connection *con, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe)
 {
-    (void)con;
-    (void)socket_context;
     struct worker *w = cls;
+    struct pc_server *s = w->srv;
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-        atomic_fetch_add_explicit(&w->srv->m.connections, 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&w->srv->m.connections_total, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&s->m.connections, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&s->m.connections_total, 1, memory_order_relaxed);
+        struct pc_conn *c = s->guarded ? calloc(1, sizeof *c) : NULL;
+        if (!c)
+            return;                 /* out of memory: this one goes unguarded */
+        const union MHD_ConnectionInfo *fi =
+            MHD_get_connection_info(con, MHD_CONNECTION_INFO_CONNECTION_FD);
+        const union MHD_ConnectionInfo *ai =
+            MHD_get_connection_info(con, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        c->fd = fi ? fi->connect_fd : -1;
+        if (s->per_address && ai && pc_addr_key_from(&c->addr, ai->client_addr))
+            c->counted = pc_addr_limit_add(s->per_address, &c->addr);
+        if (c->fd >= 0)
+            pc_conn_arm(c, w->now, s->opts.header_timeout);
+        pc_conn_list_add(&w->conns, c);
+        *socket_context = c;
     } else {
-        atomic_fetch_sub_explicit(&w->srv->m.connections, 1, memory_order_relaxed);
+        atomic_fetch_sub_explicit(&s->m.connections, 1, memory_order_relaxed);
+        struct pc_conn *c = *socket_context;
+        if (!c)
+            return;
+        *socket_context = NULL;
+        pc_conn_list_remove(&w->conns, c);
+        if (c->counted)
+            pc_addr_limit_remove(s->per_address, &c->addr);
+        free(c);
     }
+}
+
+/* A request past its deadline: shut the socket down, and libmicrohttpd,
+ * woken by the hang-up, closes the connection in this thread's next
+ * MHD_run (a sent 408 could land in the middle of a response
+ * libmicrohttpd itself is writing, e.g. a 431; nginx also just closes). */
+static void expire_conn(void *ud, struct pc_conn *c)
+{
+    struct worker *w = ud;
+    shutdown(c->fd, SHUT_RDWR);
+    atomic_fetch_add_explicit(&w->srv->m.header_timeouts, 1, memory_order_relaxed);
+}
+
+static uint32_t monotonic_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &t);      /* vDSO: no system call */
+    return (uint32_t)t.tv_sec;
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -948,6 +1146,13 @@ static void *worker_main(void *arg)
             uint64_t v;
             ssize_t rd = read(w->wake_fd, &v, sizeof v);
             (void)rd;
+        }
+        uint32_t now = monotonic_seconds();
+        if (now != w->now) {
+            /* once a second: requests past --header-timeout */
+            w->now = now;
+            if (s->opts.header_timeout)
+                pc_conn_list_sweep(&w->conns, now, expire_conn, w);
         }
         MHD_run(w->daemon);
     }
@@ -1083,15 +1288,33 @@ int pc_server_start(struct pc_server **out, struct pc_catalog *catalog,
         s->readahead = env[0] != '0';
     unsigned total = opts->max_connections ? opts->max_connections : 10000;
     s->max_connections = total;
+    if (opts->max_per_address) {
+        /* room for every connection from its own address, and for the
+         * threads that may each let one more in at the limit */
+        uint64_t seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+        ssize_t got = getrandom(&seed, sizeof seed, GRND_NONBLOCK);
+        (void)got;                  /* no entropy yet: time and pid will do */
+        s->per_address = pc_addr_limit_new(opts->max_per_address, total + s->n_workers, seed);
+        if (!s->per_address) {
+            free(s);
+            snprintf(err, errlen, "out of memory");
+            return PC_ENOMEM;
+        }
+    }
+    s->guarded = opts->header_timeout || s->per_address;
     s->workers = calloc(s->n_workers, sizeof *s->workers);
     if (!s->workers) {
+        pc_addr_limit_free(s->per_address);
         free(s);
         snprintf(err, errlen, "out of memory");
         return PC_ENOMEM;
     }
 
-    for (unsigned i = 0; i < s->n_workers; i++)
+    for (unsigned i = 0; i < s->n_workers; i++) {
         s->workers[i].wake_fd = -1;
+        s->workers[i].now = monotonic_seconds();
+        pc_conn_list_init(&s->workers[i].conns);
+    }
     unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
@@ -1189,5 +1412,6 @@ void pc_server_free(struct pc_server *s)
         if (s->workers[i].wake_fd >= 0)
             close(s->workers[i].wake_fd);
     free(s->workers);
+    pc_addr_limit_free(s->per_address);
     free(s);
 }

@@ -36,6 +36,8 @@ struct pc_server_opts {
     unsigned manifest_max_age;      /* Cache-Control max-age of manifests, s */
     unsigned connection_timeout;    /* idle seconds before a connection is closed */
     unsigned max_connections;       /* over all threads; 0: 10000 */
+    unsigned max_per_address;       /* open connections per client address; 0: no limit */
+    unsigned header_timeout;        /* seconds a request may take to arrive; 0: no limit */
     unsigned drain_timeout;         /* graceful stop: seconds to finish requests */
     int access_log_fd;              /* one line per request; -1: no log */
     const struct pc_demo *demo;     /* the demo page (demo.h), or NULL: off;

@@ -107,6 +107,7 @@ struct track {
 struct input {
     const char *path;
     unsigned index;
+    const struct pc_pack_buffer *buf;   /* in memory (pc__pack_buffers), or NULL */
     struct pc_input_map map;
     AVIOContext *pb;
     AVFormatContext *fmt;
@@ -334,7 +335,11 @@ static bool map_codec(enum AVCodecID id, enum pc_track_kind *kind, enum pc_codec
 static int open_input(struct packer *p, struct input *in)
 {
     char reason[256];
-    int r = pc_input_map_file(&in->map, in->path, reason, sizeof reason);
+    int r = 0;
+    if (in->buf)
+        pc_input_map_mem(&in->map, in->buf->data, in->buf->size);
+    else
+        r = pc_input_map_file(&in->map, in->path, reason, sizeof reason);
     if (r < 0)
         return fail(p, r, in->path, "%s", reason);
     in->pb = pc_avio_open(&in->map);
@@ -1235,11 +1240,25 @@ static void packer_free(struct packer *p)
     free(p->fs);
 }
 
-static int run(struct packer *p, const char *const *paths)
+/* What the bundle remembers of in-memory inputs: their bytes, no stat. */
+static void fingerprint_buffers(const struct pc_pack_buffer *bufs, unsigned n,
+                                struct pc_fingerprint *fp)
+{
+    memset(fp, 0, sizeof *fp);
+    fp->count = n;
+    fp->content_hash = PC_FNV_INIT;
+    for (unsigned i = 0; i < n; i++) {
+        fp->size += bufs[i].size;
+        fp->content_hash = pc_fnv1a(fp->content_hash, bufs[i].data, bufs[i].size);
+    }
+}
+
+static int run(struct packer *p, const char *const *paths, const struct pc_pack_buffer *bufs)
 {
     int r;
     for (unsigned i = 0; i < p->n_inputs; i++) {
         p->inputs[i].path = paths[i];
+        p->inputs[i].buf = bufs ? &bufs[i] : NULL;
         p->inputs[i].index = i;
         if ((r = open_input(p, &p->inputs[i])) < 0)
             return r;
@@ -1275,7 +1294,9 @@ static int run(struct packer *p, const char *const *paths)
 
     struct pc_fingerprint fp;
     char reason[ERRLEN];
-    if ((r = pc_fingerprint_files(paths, p->n_inputs, 1, &fp, reason, sizeof reason)) < 0)
+    if (bufs)
+        fingerprint_buffers(bufs, p->n_inputs, &fp);
+    else if ((r = pc_fingerprint_files(paths, p->n_inputs, 1, &fp, reason, sizeof reason)) < 0)
         return fail(p, r, paths[0], "%s", reason);
     struct pc_bundle_writer_opts wo = {
         .page_size = p->opts->page_size,
@@ -1316,8 +1337,8 @@ static int run(struct packer *p, const char *const *paths)
     return 0;
 }
 
-int pc_pack(const char *out, const char *const *inputs, unsigned n,
-            const struct pc_pack_opts *opts, char *err, size_t errlen)
+static int pack(const char *out, const char *const *inputs, const struct pc_pack_buffer *bufs,
+                unsigned n, const struct pc_pack_opts *opts, char *err, size_t errlen)
 {
     static const struct pc_pack_opts defaults = {0};
     if (!out || !inputs || !n) {
@@ -1329,7 +1350,7 @@ int pc_pack(const char *out, const char *const *inputs, unsigned n,
     p.inputs = calloc(n, sizeof *p.inputs);
     struct packer *saved = tls_packer;
     tls_packer = &p;
-    int r = p.inputs ? run(&p, inputs) : fail(&p, PC_ENOMEM, out, "out of memory");
+    int r = p.inputs ? run(&p, inputs, bufs) : fail(&p, PC_ENOMEM, out, "out of memory");
     tls_packer = saved;
     if (p.w)
         pc_bundle_writer_abort(p.w);
@@ -1337,4 +1358,23 @@ int pc_pack(const char *out, const char *const *inputs, unsigned n,
     if (r < 0)
         snprintf(err, errlen, "%s", p.err[0] ? p.err : pc_status_str(r));
     return r;
+}
+
+int pc_pack(const char *out, const char *const *inputs, unsigned n,
+            const struct pc_pack_opts *opts, char *err, size_t errlen)
+{
+    return pack(out, inputs, NULL, n, opts, err, errlen);
+}
+
+int pc__pack_buffers(const char *out, const struct pc_pack_buffer *inputs, unsigned n,
+                     const struct pc_pack_opts *opts, char *err, size_t errlen)
+{
+    if (!inputs || !n || n > PC_BUNDLE_MAX_TRACKS) {
+        snprintf(err, errlen, "nothing to package");
+        return PC_EINVAL;
+    }
+    const char *names[PC_BUNDLE_MAX_TRACKS];
+    for (unsigned i = 0; i < n; i++)
+        names[i] = inputs[i].name ? inputs[i].name : "(memory)";
+    return pack(out, names, inputs, n, opts, err, errlen);
 }

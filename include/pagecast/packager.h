@@ -36,4 +36,20 @@ struct pc_pack_opts {
 int pc_pack(const char *out, const char *const *inputs, unsigned n,
             const struct pc_pack_opts *opts, char *err, size_t errlen);
 
+/* An input already in memory. */
+struct pc_pack_buffer {
+    const char *name;           /* names it in messages; NULL: "(memory)" */
+    const uint8_t *data;        /* not owned; read during the call only */
+    size_t size;
+};
+
+/**
+ * pc_pack over @p n inputs in memory instead of files: the same packaging
+ * into the same bundle at @p out, fingerprinted by the bytes (size and
+ * content hash; no stat).  Internal: the fuzz target (fuzz/fuzz_pack.c)
+ * feeds mutated media through it.  @p n is at most PC_BUNDLE_MAX_TRACKS.
+ */
+int pc__pack_buffers(const char *out, const struct pc_pack_buffer *inputs, unsigned n,
+                     const struct pc_pack_opts *opts, char *err, size_t errlen);
+
 #endif

@@ -31,7 +31,9 @@
     XX(METHOD,      405, "method not allowed")                                \
     XX(PRECONDITION, 412, "precondition failed")                              \
     XX(URITOOLONG,  414, "URI too long")                                      \
-    XX(HEADERTOOBIG, 431, "request header fields too large")
+    XX(HEADERTOOBIG, 431, "request header fields too large")                  \
+    XX(BADREQUEST,  400, "bad request")                                       \
+    XX(NOTIMPL,     501, "not implemented")
 
 enum pc_status {
     PC_OK = 0,

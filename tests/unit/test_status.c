@@ -38,6 +38,8 @@ static const struct {
     { PC_EPRECONDITION, 412, "precondition failed" },
     { PC_EURITOOLONG, 414, "URI too long" },
     { PC_EHEADERTOOBIG, 431, "request header fields too large" },
+    { PC_EBADREQUEST, 400, "bad request" },
+    { PC_ENOTIMPL,   501, "not implemented" },
 };
 #define NEXPECTED (sizeof expected / sizeof expected[0])
 
