@@ -31,7 +31,8 @@
     XX(METHOD,      405, "method not allowed")                                \
     XX(PRECONDITION, 412, "precondition failed")                              \
     XX(URITOOLONG,  414, "URI too long")                                      \
-    XX(HEADERTOOBIG, 431, "request header fields too large")
+    XX(HEADERTOOBIG, 431, "request header fields too large")                  \
+    XX(FORBIDDEN,   403, "forbidden")
 
 enum pc_status {
     PC_OK = 0,

@@ -38,6 +38,7 @@ static const struct {
     { PC_EPRECONDITION, 412, "precondition failed" },
     { PC_EURITOOLONG, 414, "URI too long" },
     { PC_EHEADERTOOBIG, 431, "request header fields too large" },
+    { PC_EFORBIDDEN, 403, "forbidden" },
 };
 #define NEXPECTED (sizeof expected / sizeof expected[0])
 
