@@ -27,6 +27,7 @@
 
 struct pc_catalog;
 struct pc_server;
+struct pc_sign_keys;
 
 struct pc_server_opts {
     const char *host;               /* numeric address or name to bind */
@@ -37,6 +38,10 @@ struct pc_server_opts {
     unsigned max_connections;       /* over all threads; 0: 10000 */
     unsigned drain_timeout;         /* graceful stop: seconds to finish requests */
     int access_log_fd;              /* one line per request; -1: no log */
+    /* Signed URLs (origin/sign.h): NULL serves everyone; else every request
+     * but /healthz, /metrics and OPTIONS needs a valid token (403), and
+     * manifests pass it on.  Must outlive the server. */
+    const struct pc_sign_keys *sign;
 };
 
 /**
