@@ -47,7 +47,7 @@ int pc_sign_keys_parse(struct pc_sign_keys *keys, const char *text, size_t len, 
 {
     memset(keys, 0, sizeof *keys);
     if (memchr(text, '\0', len)) {
-        snprintf(err, errlen, "contains a NUL byte (a key is a line of text, e.g. from "
+        snprintf(err, errlen, "a NUL byte (a key is a line of text, e.g. from "
                  "'openssl rand -hex 32')");
         return PC_EINVAL;
     }
@@ -68,7 +68,7 @@ int pc_sign_keys_parse(struct pc_sign_keys *keys, const char *text, size_t len, 
                 return PC_EINVAL;
             }
             if (keys->n == PC_SIGN_KEYS_MAX) {
-                snprintf(err, errlen, "holds more than %d keys", PC_SIGN_KEYS_MAX);
+                snprintf(err, errlen, "more than %d keys", PC_SIGN_KEYS_MAX);
                 memset(keys, 0, sizeof *keys);
                 return PC_EINVAL;
             }
@@ -77,7 +77,7 @@ int pc_sign_keys_parse(struct pc_sign_keys *keys, const char *text, size_t len, 
         i = end + 1;
     }
     if (keys->n == 0) {
-        snprintf(err, errlen, "holds no key (one key per line, e.g. from 'openssl rand -hex 32')");
+        snprintf(err, errlen, "no key (one key per line, e.g. from 'openssl rand -hex 32')");
         return PC_EINVAL;
     }
     return 0;

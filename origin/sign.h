@@ -77,8 +77,8 @@ const char *pc_sign_result_str(enum pc_sign_result r);
  * Make the keys from the text of a secret file: one key per line, the
  * line's bytes as they are (a trailing CR is dropped); empty lines are
  * skipped.
- * @param err  on failure, the reason ("the key on line 2 is shorter than 16
- *             bytes"), without the file's name
+ * @param err  on failure, the reason ("the key on line 2 is 9 bytes: ..."),
+ *             without the file's name
  * @return 0, or PC_EINVAL (no key, a key too short or too long, too many
  *         keys, a NUL byte).
  */

@@ -33,7 +33,7 @@ int pc_sign_load(const char *path, struct pc_sign_keys *keys, char *err, size_t 
         return pc_status_from_errno(e);
     }
     if (!S_ISREG(st.st_mode) || st.st_size > SECRET_FILE_MAX) {
-        snprintf(err, errlen, "the secret file %s is not a small regular file", path);
+        snprintf(err, errlen, "the secret file %s: not a regular file of at most 64 KiB", path);
         close(fd);
         return PC_EINVAL;
     }
@@ -57,8 +57,8 @@ int pc_sign_load(const char *path, struct pc_sign_keys *keys, char *err, size_t 
     int r = len > SECRET_FILE_MAX ? PC_EINVAL : pc_sign_keys_parse(keys, buf, len, why, sizeof why);
     explicit_bzero(buf, len);
     if (r < 0) {
-        snprintf(err, errlen, "the secret file %s %s", path,
-                 len > SECRET_FILE_MAX ? "is not a small regular file" : why);
+        snprintf(err, errlen, "the secret file %s: %s", path,
+                 len > SECRET_FILE_MAX ? "not a regular file of at most 64 KiB" : why);
         return r;
     }
     if (st.st_mode & 077)

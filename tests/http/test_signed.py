@@ -373,11 +373,11 @@ def secret_file_errors_are_one_line():
 
     cases = [
         (os.path.join(d, "missing"), "cannot read the secret file %s: No such file or directory"),
-        (secret("empty", b""), "the secret file %s holds no key"),
-        (secret("blank", b"\n\n"), "the secret file %s holds no key"),
-        (secret("short", b"hunter2\n"), "the secret file %s the key on line 1 is 7 bytes"),
-        (secret("nul", SECRET + b"\0\n"), "the secret file %s contains a NUL byte"),
-        (d, "the secret file %s is not a small regular file"),
+        (secret("empty", b""), "the secret file %s: no key"),
+        (secret("blank", b"\n\n"), "the secret file %s: no key"),
+        (secret("short", b"hunter2\n"), "the secret file %s: the key on line 1 is 7 bytes"),
+        (secret("nul", SECRET + b"\0\n"), "the secret file %s: a NUL byte"),
+        (d, "the secret file %s: not a regular file of at most 64 KiB"),
     ]
     for path, want in cases:
         for extra in (["--media", media, "--listen", "127.0.0.1:0"],
