@@ -469,7 +469,7 @@ static void hls_tag(struct out *o, const char *s, size_t n)
             k++;
         bool is_uri = k - n0 == 3 && memcmp(s + n0, "URI", 3) == 0;
         k++;
-        if (s[k] == '"') {
+        if (k < n && s[k] == '"') {
             size_t v0 = k + 1;
             const char *q = memchr(s + v0, '"', n - v0);
             size_t v1 = (size_t)(q - s);

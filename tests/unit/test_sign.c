@@ -482,6 +482,25 @@ Test(sign_manifest, mpd_templates_get_the_token_and_nothing_else_changes)
     free(s);
 }
 
+Test(sign_manifest, reads_nothing_past_the_text)
+{
+    /* No NUL after the text: under ASan a read past it is an error.  An
+     * attribute list whose last value is empty ends the text. */
+    static const char *const ends[] = { "#EXT-X-MAP:URI=", "#EXT-X-MAP:URI=\"a", "x.m4s\r",
+                                        "<A media=", "<A media=\"x", "<!-- x" };
+    for (size_t i = 0; i < sizeof ends / sizeof ends[0]; i++) {
+        size_t n = strlen(ends[i]);
+        char *in = malloc(n);
+        memcpy(in, ends[i], n);
+        size_t len;
+        char *out = pc_sign_manifest(in, n, ends[i][0] == '<' ? PC_SIGN_MPD : PC_SIGN_HLS,
+                                     "T", 1, &len);
+        cr_assert_not_null(out);
+        free(out);
+        free(in);
+    }
+}
+
 Test(sign_manifest, a_real_token_goes_in_unchanged)
 {
     char *s = pc_sign_manifest("0.m3u8\n", 7, PC_SIGN_HLS, TOK_MOVIE, strlen(TOK_MOVIE), NULL);
