@@ -15,6 +15,7 @@
 #include "catalog.h"
 #include "demo.h"
 #include "server.h"
+#include "sign_io.h"
 
 #include "pagecast/status.h"
 
@@ -29,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char usage_text[] =
@@ -60,11 +62,20 @@ static const char usage_text[] =
     "      --demo NODE_MODULES     serve a demo page at / that lists every title and\n"
     "                              plays it with Shaka Player from NODE_MODULES (where\n"
     "                              npm installed it); off by default: not in production\n"
+    "      --sign-secret-file FILE serve only signed URLs: requests need a token\n"
+    "                              made with a key in FILE (docs/security.md)\n"
     "  -h, --help                  this text\n"
     "  -V, --version               print the version\n"
     "\n"
     "Signals: SIGTERM/SIGINT finish requests in flight and exit 0; SIGHUP\n"
-    "rescans DIR and reopens the access log file.\n";
+    "rescans DIR and reopens the access log file.\n"
+    "\n"
+    "usage: pagecast-origin --make-token --sign-secret-file FILE --acl PATH\n"
+    "                       [--ttl S | --expires UNIXTIME]\n"
+    "\n"
+    "Print a token (\"token=...\") that opens PATH (\"/TITLE/*\": every URL of\n"
+    "a title) for S seconds (default 3600) or until UNIXTIME; append it to a\n"
+    "URL as its query string.\n";
 
 static int usage_error(const char *msg, const char *arg)
 {
@@ -153,13 +164,70 @@ struct config {
     uint32_t segment_ms;
     char *host;                     /* owned */
     uint16_t port;
+    /* signed URLs */
+    const char *sign_file, *acl, *expires;
+    const struct pc_sign_keys *sign;    /* NULL: signing off */
+    int make_token;
+    unsigned ttl;
 };
 
 enum {
     OPT_SEGMENT = 256, OPT_MAX_AGE, OPT_CONN_TIMEOUT, OPT_MAX_CONN, OPT_DRAIN,
     OPT_ACCESS_LOG, OPT_NO_ACCESS_LOG, OPT_NO_WATCH, OPT_DEMO,
     OPT_MAX_PER_ADDRESS, OPT_HEADER_TIMEOUT,
+    OPT_SIGN_FILE, OPT_MAKE_TOKEN, OPT_ACL, OPT_TTL, OPT_EXPIRES,
 };
+
+/*
+ * Signed URLs: check the options, load the keys (before anything starts,
+ * so a bad secret file is a one-line startup error) and, for --make-token,
+ * print a token.
+ * @return -1 to go on serving, else the exit status.
+ */
+static int signing(const struct config *cfg, struct pc_sign_keys *keys)
+{
+    if (!cfg->make_token && (cfg->acl || cfg->ttl || cfg->expires))
+        return usage_error("--acl, --ttl and --expires go with --make-token", NULL);
+    if (cfg->make_token && !cfg->sign_file)
+        return usage_error("--make-token needs --sign-secret-file FILE", NULL);
+    if (cfg->make_token && !cfg->acl)
+        return usage_error("--make-token needs --acl PATH (e.g. '/title.mp4/*')", NULL);
+    if (cfg->ttl && cfg->expires)
+        return usage_error("--ttl and --expires contradict each other", NULL);
+    /* The demo page plays manifests by URLs it cannot sign, and is not for
+     * production, where signing is: one or the other. */
+    if (cfg->sign_file && cfg->demo && !cfg->make_token)
+        return usage_error("--demo and --sign-secret-file do not go together "
+                           "(the demo page is not for production)", NULL);
+    if (!cfg->sign_file)
+        return -1;
+    char err[PATH_MAX + 256], warn[PATH_MAX + 128];
+    if (pc_sign_load(cfg->sign_file, keys, err, sizeof err, warn, sizeof warn) < 0) {
+        fprintf(stderr, "pagecast-origin: %s\n", err);
+        return 1;
+    }
+    if (warn[0])
+        fprintf(stderr, "pagecast-origin: warning: %s\n", warn);
+    if (!cfg->make_token)
+        return -1;
+    uint64_t exp;
+    if (cfg->expires) {
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(cfg->expires, &end, 10);
+        if (cfg->expires[0] < '0' || cfg->expires[0] > '9' || errno || *end)
+            return usage_error("--expires takes a Unix time in seconds", cfg->expires);
+        exp = v;
+    } else {
+        exp = (uint64_t)time(NULL) + (cfg->ttl ? cfg->ttl : 3600);
+    }
+    char token[PC_SIGN_TOKEN_MAX + 1];
+    const char *why;
+    if (pc_sign_make(keys, cfg->acl, exp, token, sizeof token, &why) < 0)
+        return usage_error(why, cfg->acl);
+    printf("token=%s\n", token);
+    return 0;
+}
 
 /* Everything after option parsing: run until a stop signal.
  * @return the exit status. */
@@ -215,6 +283,7 @@ static int serve(const struct config *cfg)
         .header_timeout = cfg->header_timeout,
         .drain_timeout = cfg->drain,
         .access_log_fd = log_fd,
+        .sign = cfg->sign,
     };
     char err[512];
     struct pc_catalog *catalog = NULL;
@@ -301,6 +370,11 @@ int main(int argc, char **argv)
         { "no-access-log", no_argument, NULL, OPT_NO_ACCESS_LOG },
         { "no-watch", no_argument, NULL, OPT_NO_WATCH },
         { "demo", required_argument, NULL, OPT_DEMO },
+        { "sign-secret-file", required_argument, NULL, OPT_SIGN_FILE },
+        { "make-token", no_argument, NULL, OPT_MAKE_TOKEN },
+        { "acl", required_argument, NULL, OPT_ACL },
+        { "ttl", required_argument, NULL, OPT_TTL },
+        { "expires", required_argument, NULL, OPT_EXPIRES },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
@@ -373,6 +447,14 @@ int main(int argc, char **argv)
         case OPT_NO_ACCESS_LOG: cfg.no_access_log = 1; break;
         case OPT_NO_WATCH: cfg.watch = 0; break;
         case OPT_DEMO: cfg.demo = optarg; break;
+        case OPT_SIGN_FILE: cfg.sign_file = optarg; break;
+        case OPT_MAKE_TOKEN: cfg.make_token = 1; break;
+        case OPT_ACL: cfg.acl = optarg; break;
+        case OPT_TTL:
+            if (parse_uint(optarg, 1, 315360000, &cfg.ttl) < 0)
+                return usage_error("--ttl takes seconds (1 to 315360000)", optarg);
+            break;
+        case OPT_EXPIRES: cfg.expires = optarg; break;
         case 'h': fputs(usage_text, stdout); return 0;
         case 'V': printf("pagecast-origin %s\n", PC_VERSION); return 0;
         case ':': return usage_error("option needs a value", argv[optind - 1]);
@@ -381,6 +463,13 @@ int main(int argc, char **argv)
     }
     if (optind != argc)
         return usage_error("unexpected argument", argv[optind]);
+    /* Read-only once loaded; the server uses it until exit. */
+    static struct pc_sign_keys keys;
+    int r = signing(&cfg, &keys);
+    if (r >= 0)
+        return r;
+    if (cfg.sign_file)
+        cfg.sign = &keys;
     if (!cfg.media)
         return usage_error("no media directory given (--media DIR)", NULL);
     if (cfg.access_log && cfg.no_access_log)
@@ -388,7 +477,7 @@ int main(int argc, char **argv)
     if (parse_listen(listen_arg, &cfg.host, &cfg.port) < 0)
         return usage_error("--listen takes HOST:PORT", listen_arg);
 
-    int r = serve(&cfg);
+    r = serve(&cfg);
     free(cfg.host);
     return r;
 }

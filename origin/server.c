@@ -26,6 +26,7 @@
 #include "http.h"
 #include "manifest.h"
 #include "router.h"
+#include "sign_io.h"
 
 #include "pagecast/bundle.h"
 #include "pagecast/status.h"
@@ -163,6 +164,8 @@ struct req {
                                      * points into its manifests or mapping */
     uint64_t next_offset, next_size;    /* segment to read ahead when done, or 0 */
     unsigned repeated;              /* pc_fields_repeated: fields sent twice */
+    struct pc_sign_token token;     /* signed URLs: the request's token (into target) */
+    char *signed_text;              /* owned: a manifest with the token passed on */
     char method[16];
     char version[16];
     char client[INET6_ADDRSTRLEN];
@@ -573,6 +576,27 @@ static const char *list_header(const struct req *rq, struct MHD_Connection *con,
     return j.buf;
 }
 
+/*
+ * Signed URLs: the manifest with the request's token on every URL it names
+ * (a copy per request; the cached text stays token-free), and an ETag that
+ * names the token too, since the bytes differ with it.
+ */
+static int sign_manifest(struct req *rq, const struct pc_route *route, struct object *o)
+{
+    size_t len = 0;
+    rq->signed_text = pc_sign_manifest(o->text, (size_t)o->size,
+                                       route->kind == PC_ROUTE_MPD ? PC_SIGN_MPD : PC_SIGN_HLS,
+                                       rq->token.value, rq->token.len, &len);
+    if (!rq->signed_text)
+        return PC_ENOMEM;
+    o->text = rq->signed_text;
+    o->size = len;
+    size_t n = strlen(o->etag);     /* "\"<gen>-master\"" -> "\"<gen>-master-t<tag>\"" */
+    snprintf(o->etag + n - 1, sizeof o->etag - (n - 1), "-t%.*s\"", PC_SIGN_TAG_LEN,
+             rq->token.hmac);
+    return 0;
+}
+
 static enum MHD_Result title_response(struct req *rq, struct MHD_Connection *con,
                                       const struct pc_route *route)
 {
@@ -589,6 +613,8 @@ static enum MHD_Result title_response(struct req *rq, struct MHD_Connection *con
     snprintf(manifest_cc, sizeof manifest_cc, "public, max-age=%u", srv->opts.manifest_max_age);
     struct object o;
     if ((r = resolve(s, route, manifest_cc, &o)) < 0)
+        return error_response(rq, con, r);
+    if (o.text && rq->token.len && (r = sign_manifest(rq, route, &o)) < 0)
         return error_response(rq, con, r);
 
     char last_modified[PC_HTTP_DATE_LEN];
@@ -744,6 +770,10 @@ static enum MHD_Result dispatch(struct req *rq, struct MHD_Connection *con)
     if (r < 0)
         return error_response(rq, con, r);
     rq->kind = route.kind;
+    const struct pc_sign_keys *keys = rq->w->srv->opts.sign;
+    if (keys && route.kind != PC_ROUTE_HEALTHZ && route.kind != PC_ROUTE_METRICS &&
+        (r = pc_sign_request(keys, rq->method, rq->target, rq->target_len, &rq->token)) < 0)
+        return error_response(rq, con, r);
     switch (route.kind) {
     case PC_ROUTE_HEALTHZ:
         return text_response(rq, con, MHD_HTTP_OK, "text/plain; charset=utf-8", (char *)"ok\n", 3,
@@ -991,6 +1021,7 @@ static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls,
         readahead_next(rq->served, rq->next_offset, rq->next_size);
     if (rq->served)
         pc_served_release(rq->served);
+    free(rq->signed_text);
     if (rq->conn && s->opts.header_timeout) {
         /* The next request may first idle as long as keep-alive allows,
          * then has --header-timeout to arrive.  Without an idle timeout,

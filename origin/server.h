@@ -28,6 +28,7 @@
 struct pc_catalog;
 struct pc_demo;
 struct pc_server;
+struct pc_sign_keys;
 
 struct pc_server_opts {
     const char *host;               /* numeric address or name to bind */
@@ -42,6 +43,10 @@ struct pc_server_opts {
     int access_log_fd;              /* one line per request; -1: no log */
     const struct pc_demo *demo;     /* the demo page (demo.h), or NULL: off;
                                      * must outlive the server */
+    /* Signed URLs (origin/sign.h): NULL serves everyone; else every request
+     * but /healthz, /metrics and OPTIONS needs a valid token (403), and
+     * manifests pass it on.  Must outlive the server. */
+    const struct pc_sign_keys *sign;
 };
 
 /**

@@ -33,7 +33,8 @@
     XX(URITOOLONG,  414, "URI too long")                                      \
     XX(HEADERTOOBIG, 431, "request header fields too large")                  \
     XX(BADREQUEST,  400, "bad request")                                       \
-    XX(NOTIMPL,     501, "not implemented")
+    XX(NOTIMPL,     501, "not implemented")                                   \
+    XX(FORBIDDEN,   403, "forbidden")
 
 enum pc_status {
     PC_OK = 0,

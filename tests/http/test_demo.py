@@ -295,6 +295,17 @@ def demo_startup_errors_are_one_line():
     p = subprocess.run([os.environ["PAGECAST_ORIGIN"], "--media", media, "--demo"],
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
     check_eq(p.returncode, 2, "--demo without a directory: usage error")
+    secret = os.path.join(d, "secret")
+    with open(secret, "w") as f:
+        f.write("k1 " + "ab" * 32 + "\n")
+    os.chmod(secret, 0o600)
+    p = subprocess.run([os.environ["PAGECAST_ORIGIN"], "--media", media, "--listen", "127.0.0.1:0",
+                        "--demo", os.environ.get("PC_NODE_MODULES", d), "--sign-secret-file", secret],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+    err = p.stderr.decode()
+    check_eq(p.returncode, 2, "--demo with --sign-secret-file: usage error")
+    check(err.startswith("pagecast-origin: --demo and --sign-secret-file do not go together"),
+          "--demo with signing names the conflict: %r" % err)
     p = subprocess.run([os.environ["PAGECAST_ORIGIN"], "--help"], stdout=subprocess.PIPE, timeout=30)
     check(b"--demo NODE_MODULES" in p.stdout, "--help names --demo")
 

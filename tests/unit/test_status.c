@@ -40,6 +40,7 @@ static const struct {
     { PC_EHEADERTOOBIG, 431, "request header fields too large" },
     { PC_EBADREQUEST, 400, "bad request" },
     { PC_ENOTIMPL,   501, "not implemented" },
+    { PC_EFORBIDDEN, 403, "forbidden" },
 };
 #define NEXPECTED (sizeof expected / sizeof expected[0])
 
