@@ -22,7 +22,8 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import {
-  NODE_MODULES, OUT, Report, budgetLeft, launchChromium, log, originWithSamples, requireChromium, wantedManifests,
+  NODE_MODULES, OUT, Report, budgetLeft, launchChromium, log, originWithSamples, requireChromium, runHarness, stopOrigin,
+  wantedManifests,
 } from './common.mjs';
 
 const HERE = path.dirname(new URL(import.meta.url).pathname);
@@ -289,14 +290,9 @@ async function main() {
   } finally {
     await ctx.close().catch(() => {});
     pages.server.close();
-    const rc = await origin.stop();
-    if (rc !== 0) report.fail('origin', `exited ${rc} on SIGTERM (log ${origin.logPath})`);
+    await stopOrigin(origin, report);
   }
   report.finish();
 }
 
-main().catch((e) => {
-  log(`FAIL harness: ${e.stack || e}`);
-  log('0 passed, 1 failed');
-  process.exit(1);
-});
+runHarness(main);

@@ -26,7 +26,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  Report, budgetLeft, have, log, originWithSamples, skipAll, wantedManifests,
+  Report, budgetLeft, have, log, originWithSamples, skipAll, runHarness, stopOrigin,
+  wantedManifests,
 } from './common.mjs';
 
 const HERE = path.dirname(new URL(import.meta.url).pathname);
@@ -281,14 +282,9 @@ async function main() {
       }
     }
   } finally {
-    const rc = await origin.stop();
-    if (rc !== 0) report.fail('origin', `exited ${rc} on SIGTERM (log ${origin.logPath})`);
+    await stopOrigin(origin, report);
   }
   report.finish();
 }
 
-main().catch((e) => {
-  log(`FAIL harness: ${e.stack || e}`);
-  log('0 passed, 1 failed');
-  process.exit(1);
-});
+runHarness(main);

@@ -128,6 +128,21 @@ export class Report {
   }
 }
 
+/** Stop the origin; anything but a clean exit on SIGTERM is a failure. */
+export async function stopOrigin(origin, report) {
+  const rc = await origin.stop();
+  if (rc !== 0) report.fail('origin', `exited ${rc} on SIGTERM (log ${origin.logPath})`);
+}
+
+/** Run a harness's main(); an exception in the harness itself fails it. */
+export function runHarness(main) {
+  main().catch((e) => {
+    log(`FAIL harness: ${e.stack || e}`);
+    log('0 passed, 1 failed');
+    process.exit(1);
+  });
+}
+
 // ------------------------------------------------------------------- media
 
 /** A fresh work directory under OUT, removed at exit unless PC_KEEP. */

@@ -20,7 +20,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  NODE_MODULES, OUT, Report, budgetLeft, launchChromium, log, originWithSamples, requireChromium,
+  NODE_MODULES, OUT, Report, budgetLeft, launchChromium, log, originWithSamples, requireChromium, runHarness,
+  stopOrigin,
 } from './common.mjs';
 
 const SHOT_DIR = process.env.PC_PLAYERS_SCREENSHOT_DIR || path.join(OUT, 'screenshots');
@@ -147,14 +148,9 @@ async function main() {
     else report.pass(what);
   } finally {
     await ctx.close().catch(() => {});
-    const rc = await origin.stop();
-    if (rc !== 0) report.fail('origin', `exited ${rc} on SIGTERM (log ${origin.logPath})`);
+    await stopOrigin(origin, report);
   }
   report.finish();
 }
 
-main().catch((e) => {
-  log(`FAIL harness: ${e.stack || e}`);
-  log('0 passed, 1 failed');
-  process.exit(1);
-});
+runHarness(main);
