@@ -218,3 +218,15 @@ size_t pc_conn_list_sweep(struct pc_conn_list *l, uint32_t now,
         }
     return n;
 }
+
+size_t pc_conn_list_each_idle(struct pc_conn_list *l, void (*fn)(void *ud, struct pc_conn *c),
+                              void *ud)
+{
+    size_t n = 0;
+    for (struct pc_conn *c = l->head.next; c != &l->head; c = c->next)
+        if (!c->busy) {
+            fn(ud, c);
+            n++;
+        }
+    return n;
+}

@@ -81,6 +81,8 @@ struct pc_conn {
     struct pc_conn *prev, *next;
     int fd;
     uint32_t deadline;          /* seconds on the thread's clock; 0: none */
+    bool busy;                  /* a request is in (its line was read) and
+                                 * its response not yet complete */
     bool counted;               /* counted in the per-address table */
     struct pc_addr_key addr;
 };
@@ -110,5 +112,14 @@ static inline void pc_conn_arm(struct pc_conn *c, uint32_t now, uint32_t secs)
  */
 size_t pc_conn_list_sweep(struct pc_conn_list *l, uint32_t now,
                           void (*expire)(void *ud, struct pc_conn *c), void *ud);
+
+/**
+ * Call @p fn for every connection of @p l that is not busy: idle between
+ * requests, or still sending its first request line.  @p fn must not
+ * remove connections from the list.
+ * @return how many.
+ */
+size_t pc_conn_list_each_idle(struct pc_conn_list *l, void (*fn)(void *ud, struct pc_conn *c),
+                              void *ud);
 
 #endif

@@ -38,6 +38,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <netdb.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -81,6 +82,19 @@
  * (posix_fadvise WILLNEED).  docs/serving.md; PAGECAST_READAHEAD=0/1
  * overrides it (benchmarking only). */
 #define READAHEAD_DEFAULT 1
+/* TCP_NOTSENT_LOWAT on every connection: the socket reads as writable
+ * only while less than this is queued and not yet sent, so each sendfile
+ * adds to a short queue and its bytes go out in that call, on this
+ * thread, instead of sitting in the socket until the client's ACKs push
+ * them out (on loopback, in the client's own context), and the kernel
+ * holds less per connection.  Not lower: with TCP_CORK, which
+ * libmicrohttpd sets around sendfile, the partial segment the cork holds
+ * back keeps a socket with a small mark unwritable until the cork's 200 ms
+ * timer fires, and on loopback (MSS 65483) 16 KiB and 64 KiB marks stalled
+ * fresh connections that way where 128 KiB did not.
+ * docs/benchmarks.md has the measurements; PAGECAST_NOTSENT_LOWAT
+ * overrides it (0: the kernel's default; benchmarking only). */
+#define NOTSENT_LOWAT_DEFAULT (128 * 1024)
 
 #define CACHE_IMMUTABLE "public, max-age=31536000, immutable"
 #define CACHE_NONE "no-store"
@@ -143,10 +157,10 @@ struct pc_server {
     struct metrics m;
     unsigned max_connections;       /* over all daemons (on_accept) */
     struct pc_addr_limit *per_address;  /* NULL: no per-address limit */
-    bool guarded;                   /* connections get a struct pc_conn */
     uint64_t mem_max;               /* blobs up to this size: memory response */
     uint64_t mem_inflight;          /* ... while connections x size is below this */
     bool readahead;                 /* WILLNEED the next segment */
+    int notsent_lowat;              /* TCP_NOTSENT_LOWAT; 0: the kernel's */
 };
 
 enum req_state { REQ_NEW, REQ_HEADERS_DONE, REQ_QUEUED };
@@ -891,11 +905,10 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *con)
     rq->target_len = n;
     snprintf(rq->method, sizeof rq->method, "-");
     snprintf(rq->client, sizeof rq->client, "-");
-    if (w->srv->guarded) {
-        const union MHD_ConnectionInfo *gi =
-            MHD_get_connection_info(con, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-        rq->conn = gi ? gi->socket_context : NULL;
-    }
+    const union MHD_ConnectionInfo *gi =
+        MHD_get_connection_info(con, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    if ((rq->conn = gi ? gi->socket_context : NULL))
+        rq->conn->busy = true;
     w->inflight++;
     /* What only the access log uses is skipped without one. */
     if (w->srv->opts.access_log_fd < 0)
@@ -1022,6 +1035,8 @@ static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls,
     if (rq->served)
         pc_served_release(rq->served);
     free(rq->signed_text);
+    if (rq->conn)
+        rq->conn->busy = false;
     if (rq->conn && s->opts.header_timeout) {
         /* The next request may first idle as long as keep-alive allows,
          * then has --header-timeout to arrive.  Without an idle timeout,
@@ -1062,9 +1077,10 @@ static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen
 }
 
 /*
- * Each connection gets a guard (connguard.h) when the server has a header
- * timeout or a per-address limit: its fd, its request deadline (armed now
- * for the first request), and its place in the per-address count.  Both
+ * Each connection gets a guard (connguard.h): its fd, whether a request
+ * is in (draining closes the others at once), its request deadline (armed
+ * now for the first request, with a header timeout), and its place in the
+ * per-address count.  Both
  * notifications run on the daemon's own thread (or, at shutdown, after it
  * has stopped), so the thread's list needs no lock.
  */
@@ -1076,11 +1092,14 @@ static void on_connection(void *cls, struct MHD_Connection *con, void **socket_c
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         atomic_fetch_add_explicit(&s->m.connections, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&s->m.connections_total, 1, memory_order_relaxed);
-        struct pc_conn *c = s->guarded ? calloc(1, sizeof *c) : NULL;
-        if (!c)
-            return;                 /* out of memory: this one goes unguarded */
         const union MHD_ConnectionInfo *fi =
             MHD_get_connection_info(con, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (fi && s->notsent_lowat)
+            setsockopt(fi->connect_fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &s->notsent_lowat,
+                       sizeof s->notsent_lowat);
+        struct pc_conn *c = calloc(1, sizeof *c);
+        if (!c)
+            return;                 /* out of memory: this one goes unguarded */
         const union MHD_ConnectionInfo *ai =
             MHD_get_connection_info(con, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
         c->fd = fi ? fi->connect_fd : -1;
@@ -1112,6 +1131,14 @@ static void expire_conn(void *ud, struct pc_conn *c)
     struct worker *w = ud;
     shutdown(c->fd, SHUT_RDWR);
     atomic_fetch_add_explicit(&w->srv->m.header_timeouts, 1, memory_order_relaxed);
+}
+
+/* Draining: a connection between requests is shut down, and
+ * libmicrohttpd, woken by the hang-up, closes it (as expire_conn). */
+static void close_idle(void *ud, struct pc_conn *c)
+{
+    (void)ud;
+    shutdown(c->fd, SHUT_RDWR);
 }
 
 static uint32_t monotonic_seconds(void)
@@ -1151,6 +1178,10 @@ static void *worker_main(void *arg)
             if (ls != MHD_INVALID_SOCKET)
                 close(ls);
             quiesced = true;
+            /* Idle keep-alive connections are closed now; those with a
+             * request in flight close after its response (Connection:
+             * close). */
+            pc_conn_list_each_idle(&w->conns, close_idle, w);
             clock_gettime(CLOCK_MONOTONIC, &deadline);
             deadline.tv_sec += s->opts.drain_timeout;
         }
@@ -1317,6 +1348,9 @@ int pc_server_start(struct pc_server **out, struct pc_catalog *catalog,
         s->mem_inflight = strtoull(env, NULL, 10);
     if ((env = getenv("PAGECAST_READAHEAD")) && *env)
         s->readahead = env[0] != '0';
+    s->notsent_lowat = NOTSENT_LOWAT_DEFAULT;
+    if ((env = getenv("PAGECAST_NOTSENT_LOWAT")) && *env)
+        s->notsent_lowat = atoi(env);
     unsigned total = opts->max_connections ? opts->max_connections : 10000;
     s->max_connections = total;
     if (opts->max_per_address) {
@@ -1332,7 +1366,6 @@ int pc_server_start(struct pc_server **out, struct pc_catalog *catalog,
             return PC_ENOMEM;
         }
     }
-    s->guarded = opts->header_timeout || s->per_address;
     s->workers = calloc(s->n_workers, sizeof *s->workers);
     if (!s->workers) {
         pc_addr_limit_free(s->per_address);

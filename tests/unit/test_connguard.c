@@ -232,3 +232,31 @@ Test(deadlines, the_clock_may_wrap)
     pc_conn_arm(&c, UINT32_MAX, 1);        /* would be 0, which means none */
     cr_assert_neq(c.deadline, 0u);
 }
+
+/* ------------------------------------------------------------ draining */
+
+Test(draining, only_connections_without_a_request_in_are_idle)
+{
+    struct pc_conn_list l;
+    pc_conn_list_init(&l);
+    struct pc_conn c[4];
+    memset(c, 0, sizeof c);
+    for (int i = 0; i < 4; i++) {
+        c[i].fd = 20 + i;
+        pc_conn_list_add(&l, &c[i]);
+    }
+    c[1].busy = true;                   /* answering a request */
+    c[3].busy = true;
+    pc_conn_arm(&c[2], 0, 5);           /* waiting for its first request */
+    struct expired e = { .n = 0 };
+    cr_assert_eq(pc_conn_list_each_idle(&l, on_expire, &e), 2);
+    cr_assert_eq(e.n, 2);
+    cr_assert((e.fds[0] == 20 && e.fds[1] == 22) || (e.fds[0] == 22 && e.fds[1] == 20));
+    c[1].busy = false;                  /* its response completed */
+    e.n = 0;
+    cr_assert_eq(pc_conn_list_each_idle(&l, on_expire, &e), 3);
+    pc_conn_list_remove(&l, &c[0]);
+    e.n = 0;
+    cr_assert_eq(pc_conn_list_each_idle(&l, on_expire, &e), 2, "a removed one is not visited");
+    cr_assert_eq(l.n, 3, "visiting removes nothing");
+}
