@@ -23,7 +23,7 @@ struct seg {
     size_t len;
 };
 
-static int hexval(unsigned char c)
+int pc_hexval(unsigned char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -82,8 +82,8 @@ static long decode_segment(const char *p, size_t n, char *out)
         unsigned char c = (unsigned char)p[i];
         if (c == '%') {
             int hi, lo;
-            if (n - i < 3 || (hi = hexval((unsigned char)p[i + 1])) < 0 ||
-                (lo = hexval((unsigned char)p[i + 2])) < 0)
+            if (n - i < 3 || (hi = pc_hexval((unsigned char)p[i + 1])) < 0 ||
+                (lo = pc_hexval((unsigned char)p[i + 2])) < 0)
                 return -1;      /* invalid escape */
             c = (unsigned char)(hi << 4 | lo);
             i += 2;
@@ -126,7 +126,7 @@ static bool parse_generation(const char *s, size_t n, uint64_t *v)
     uint64_t x = 0;
     for (size_t i = 0; i < 16; i++) {
         unsigned char c = (unsigned char)s[i];
-        int h = (c >= 'A' && c <= 'F') ? -1 : hexval(c);
+        int h = (c >= 'A' && c <= 'F') ? -1 : pc_hexval(c);
         if (h < 0)
             return false;
         x = x << 4 | (unsigned)h;
@@ -159,9 +159,7 @@ static void end_title(struct pc_route *r, const struct seg *s)
     r->title[r->title_len] = '\0';
 }
 
-/* Skip an absolute-form prefix "http://authority" (RFC 9112 3.2.2).
- * @return bytes to skip (0 if origin-form), or -1 if malformed. */
-static long absolute_form_prefix(const char *t, size_t len)
+long pc_target_path_start(const char *t, size_t len)
 {
     static const char *const schemes[] = { "http://", "https://" };
     for (size_t k = 0; k < 2; k++) {
@@ -266,7 +264,7 @@ int pc_route_parse(const char *target, size_t len, struct pc_route *r)
         if (c <= 0x20 || c == 0x7f)
             return PC_EINVAL;
     }
-    long skip = absolute_form_prefix(target, len);
+    long skip = pc_target_path_start(target, len);
     if (skip < 0)
         return PC_EINVAL;
     const char *p = target + skip;

@@ -68,6 +68,17 @@ struct pc_route {
  */
 int pc_route_parse(const char *target, size_t len, struct pc_route *r);
 
+/**
+ * Where the path of request target @p t (@p len bytes) starts: 0 for
+ * origin-form, just after "http[s]://authority" for absolute-form (RFC 9112
+ * 3.2.2).  @return the offset, or -1 if the authority is empty or no path
+ * follows it.
+ */
+long pc_target_path_start(const char *t, size_t len);
+
+/** @return the value of the hex digit @p c (either case), or -1. */
+int pc_hexval(unsigned char c);
+
 /** @return a short lower-case name for @p kind ("segment", "master", ...),
  *  used as a metrics label and in logs; never NULL. */
 const char *pc_route_kind_name(enum pc_route_kind kind);

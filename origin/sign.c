@@ -6,13 +6,13 @@
 #include "sign.h"
 
 #include "pagecast/status.h"
+#include "router.h"
 
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 static const char PARAM[] = "token";
 
@@ -27,17 +27,6 @@ const char *pc_sign_result_str(enum pc_sign_result r)
     case PC_SIGN_PATH_MISMATCH: return "path outside the token's acl";
     }
     return "unknown";
-}
-
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 /* ------------------------------------------------------------------ keys */
@@ -111,8 +100,8 @@ static bool acl_valid(const char *a, size_t n)
         unsigned char c = (unsigned char)a[i];
         if (c == '%') {
             int hi, lo;
-            if (n - i < 3 || (hi = hexval((unsigned char)a[i + 1])) < 0 ||
-                (lo = hexval((unsigned char)a[i + 2])) < 0 ||
+            if (n - i < 3 || (hi = pc_hexval((unsigned char)a[i + 1])) < 0 ||
+                (lo = pc_hexval((unsigned char)a[i + 2])) < 0 ||
                 !escaped_byte_ok((unsigned)(hi << 4 | lo)))
                 return false;
             i += 2;
@@ -182,24 +171,6 @@ enum pc_sign_result pc_sign_parse(const char *v, size_t len, struct pc_sign_toke
 
 /* ----------------------------------------------------------------- check */
 
-/* Where the path of a request target starts: after "http[s]://authority"
- * in absolute form (RFC 9112 3.2.2), else at 0.  @return the offset, or
- * @p len if there is no path. */
-static size_t path_start(const char *s, size_t len)
-{
-    static const char *const schemes[] = { "http://", "https://" };
-    for (size_t k = 0; k < 2; k++) {
-        size_t sl = strlen(schemes[k]);
-        if (len < sl || strncasecmp(s, schemes[k], sl) != 0)
-            continue;
-        size_t i = sl;
-        while (i < len && s[i] != '/' && s[i] != '?' && s[i] != '#')
-            i++;
-        return i < len && s[i] == '/' ? i : len;
-    }
-    return 0;
-}
-
 /* The next byte of the percent-decoded form of s[*i..n), advancing *i.
  * @return the byte, -1 at the end, or -2 for a bad escape or one standing
  * for a byte a path may not hold (escaped_byte_ok). */
@@ -213,8 +184,8 @@ static int next_decoded(const char *s, size_t n, size_t *i)
         return c;
     }
     int hi, lo;
-    if (n - *i < 3 || (hi = hexval((unsigned char)s[*i + 1])) < 0 ||
-        (lo = hexval((unsigned char)s[*i + 2])) < 0)
+    if (n - *i < 3 || (hi = pc_hexval((unsigned char)s[*i + 1])) < 0 ||
+        (lo = pc_hexval((unsigned char)s[*i + 2])) < 0)
         return -2;
     unsigned v = (unsigned)(hi << 4 | lo);
     if (!escaped_byte_ok(v))
@@ -268,7 +239,8 @@ enum pc_sign_result pc_sign_check(const struct pc_sign_keys *keys, const char *t
                                   size_t len, int64_t now, struct pc_sign_token *t)
 {
     memset(t, 0, sizeof *t);
-    size_t p0 = path_start(target, len);
+    long start = pc_target_path_start(target, len);
+    size_t p0 = start < 0 ? len : (size_t)start;
     size_t p1 = p0;
     while (p1 < len && target[p1] != '?' && target[p1] != '#')
         p1++;
@@ -291,8 +263,8 @@ enum pc_sign_result pc_sign_check(const struct pc_sign_keys *keys, const char *t
      * which key matched. */
     uint8_t want[PC_SHA256_LEN];
     for (size_t k = 0; k < PC_SHA256_LEN; k++)
-        want[k] = (uint8_t)(hexval((unsigned char)t->hmac[2 * k]) << 4 |
-                            hexval((unsigned char)t->hmac[2 * k + 1]));
+        want[k] = (uint8_t)(pc_hexval((unsigned char)t->hmac[2 * k]) << 4 |
+                            pc_hexval((unsigned char)t->hmac[2 * k + 1]));
     size_t signed_len = (size_t)(t->hmac - t->value) - (sizeof "~hmac=" - 1);
     unsigned ok = 0;
     for (unsigned k = 0; keys && k < keys->n; k++) {
@@ -339,12 +311,12 @@ long pc_sign_make(const struct pc_sign_keys *keys, const char *acl, uint64_t exp
         unsigned char c = (unsigned char)acl[i];
         char esc[3];
         size_t k;
-        if (c == '%' && alen - i >= 3 && hexval((unsigned char)acl[i + 1]) >= 0 &&
-            hexval((unsigned char)acl[i + 2]) >= 0) {
+        if (c == '%' && alen - i >= 3 && pc_hexval((unsigned char)acl[i + 1]) >= 0 &&
+            pc_hexval((unsigned char)acl[i + 2]) >= 0) {
             /* An escape already there: kept, but it must be one an acl
              * may hold. */
-            if (!escaped_byte_ok((unsigned)(hexval((unsigned char)acl[i + 1]) << 4 |
-                                            hexval((unsigned char)acl[i + 2])))) {
+            if (!escaped_byte_ok((unsigned)(pc_hexval((unsigned char)acl[i + 1]) << 4 |
+                                            pc_hexval((unsigned char)acl[i + 2])))) {
                 *why = "the acl escapes '/' or a control character";
                 return PC_EINVAL;
             }
