@@ -379,34 +379,13 @@ def connection_limit_is_total_and_refuses_promptly():
     leave one stuck in most trials; 5 trials make that certain.)"""
     o, _ = served(["--threads", "4", "--max-connections", "8"])
 
-    def ask(socks, timeout=3):
-        """Send /healthz on each; per socket: 200, 'closed' or 'hang'."""
-        out = []
-        for s in socks:
-            try:
-                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-            except OSError:
-                pass
-        deadline = time.monotonic() + timeout
-        for s in socks:
-            s.settimeout(max(0.05, deadline - time.monotonic()))
-            try:
-                data = s.recv(4096)
-                out.append(200 if data.startswith(b"HTTP/1.1 200") else
-                           "closed" if not data else data[:12])
-            except (ConnectionResetError, BrokenPipeError):
-                out.append("closed")
-            except socket.timeout:
-                out.append("hang")
-        return out
-
     for trial in range(5):
         socks = [socket.create_connection(("127.0.0.1", o.port), timeout=3) for _ in range(7)]
-        got = ask(socks)
+        got = ask_each(socks)
         check(got == [200] * 7, "trial %d: 7 connections under --max-connections 8 (4 threads): %r "
               "('hang': accepted by the kernel, never by the origin)" % (trial, got))
         extra = [socket.create_connection(("127.0.0.1", o.port), timeout=3) for _ in range(8)]
-        got2 = ask(extra)
+        got2 = ask_each(extra)
         check("hang" not in got2, "trial %d: past the limit, connections left waiting: %r" % (trial, got2))
         check(got2.count(200) <= 1 + 3, "trial %d: %d connections past the limit of 8 answered" %
               (trial, got2.count(200)))
