@@ -122,7 +122,10 @@ static void install_bus_handler(void)
 static int guarded_copy(void *dst, const void *src, size_t n)
 {
     sigjmp_buf jb;
-    if (sigsetjmp(jb, 1)) {
+    /* No signal mask saved: that would cost a system call per read, and
+     * with SA_NODEFER the handler never blocks SIGBUS, so there is no mask
+     * to restore after the jump. */
+    if (sigsetjmp(jb, 0)) {
         tls_recover = NULL;
         return -1;
     }
