@@ -174,16 +174,22 @@ static void on_expire(void *ud, struct pc_conn *c)
     e->fds[e->n++] = c->fd;
 }
 
+/* @p n zeroed connections with fds fd0, fd0 + 1, ..., all in @p l. */
+static void conns_in_list(struct pc_conn_list *l, struct pc_conn *c, int n, int fd0)
+{
+    pc_conn_list_init(l);
+    memset(c, 0, (size_t)n * sizeof *c);
+    for (int i = 0; i < n; i++) {
+        c[i].fd = fd0 + i;
+        pc_conn_list_add(l, &c[i]);
+    }
+}
+
 Test(deadlines, a_connection_expires_once_at_its_deadline)
 {
     struct pc_conn_list l;
-    pc_conn_list_init(&l);
     struct pc_conn c[3];
-    memset(c, 0, sizeof c);
-    for (int i = 0; i < 3; i++) {
-        c[i].fd = 10 + i;
-        pc_conn_list_add(&l, &c[i]);
-    }
+    conns_in_list(&l, c, 3, 10);
     pc_conn_arm(&c[0], 100, 10);       /* due at 110 */
     pc_conn_arm(&c[1], 100, 20);       /* due at 120 */
     pc_conn_arm(&c[2], 100, 10);
@@ -238,13 +244,8 @@ Test(deadlines, the_clock_may_wrap)
 Test(draining, only_connections_without_a_request_in_are_idle)
 {
     struct pc_conn_list l;
-    pc_conn_list_init(&l);
     struct pc_conn c[4];
-    memset(c, 0, sizeof c);
-    for (int i = 0; i < 4; i++) {
-        c[i].fd = 20 + i;
-        pc_conn_list_add(&l, &c[i]);
-    }
+    conns_in_list(&l, c, 4, 20);
     c[1].busy = true;                   /* answering a request */
     c[3].busy = true;
     pc_conn_arm(&c[2], 0, 5);           /* waiting for its first request */
