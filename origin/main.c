@@ -56,6 +56,9 @@ static const char usage_text[] =
     "      --header-timeout S      close a connection whose request has not arrived\n"
     "                              in full S seconds after it could start (default 10)\n"
     "      --drain-timeout S       on SIGTERM, time to finish requests (default 10)\n"
+    "      --tcp-notsent-lowat BYTES\n"
+    "                              TCP_NOTSENT_LOWAT of each connection (default\n"
+    "                              131072; 0: the kernel's; docs/serving.md)\n"
     "      --access-log FILE       append the access log to FILE (default: stdout)\n"
     "      --no-access-log         no access log\n"
     "      --no-watch              do not follow DIR with inotify (SIGHUP rescans)\n"
@@ -160,7 +163,7 @@ struct config {
     const char *demo;               /* --demo NODE_MODULES, or NULL */
     int no_access_log, watch;
     unsigned workers, threads, max_age, conn_timeout, max_conn, drain;
-    unsigned max_per_address, header_timeout;
+    unsigned max_per_address, header_timeout, notsent_lowat;
     uint32_t segment_ms;
     char *host;                     /* owned */
     uint16_t port;
@@ -174,7 +177,7 @@ struct config {
 enum {
     OPT_SEGMENT = 256, OPT_MAX_AGE, OPT_CONN_TIMEOUT, OPT_MAX_CONN, OPT_DRAIN,
     OPT_ACCESS_LOG, OPT_NO_ACCESS_LOG, OPT_NO_WATCH, OPT_DEMO,
-    OPT_MAX_PER_ADDRESS, OPT_HEADER_TIMEOUT,
+    OPT_MAX_PER_ADDRESS, OPT_HEADER_TIMEOUT, OPT_NOTSENT_LOWAT,
     OPT_SIGN_FILE, OPT_MAKE_TOKEN, OPT_ACL, OPT_TTL, OPT_EXPIRES,
 };
 
@@ -282,6 +285,7 @@ static int serve(const struct config *cfg)
         .max_per_address = cfg->max_per_address,
         .header_timeout = cfg->header_timeout,
         .drain_timeout = cfg->drain,
+        .notsent_lowat = cfg->notsent_lowat,
         .access_log_fd = log_fd,
         .sign = cfg->sign,
     };
@@ -366,6 +370,7 @@ int main(int argc, char **argv)
         { "max-connections-per-address", required_argument, NULL, OPT_MAX_PER_ADDRESS },
         { "header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT },
         { "drain-timeout", required_argument, NULL, OPT_DRAIN },
+        { "tcp-notsent-lowat", required_argument, NULL, OPT_NOTSENT_LOWAT },
         { "access-log", required_argument, NULL, OPT_ACCESS_LOG },
         { "no-access-log", no_argument, NULL, OPT_NO_ACCESS_LOG },
         { "no-watch", no_argument, NULL, OPT_NO_WATCH },
@@ -390,6 +395,7 @@ int main(int argc, char **argv)
         .max_conn = 10000,
         .header_timeout = 10,
         .drain = 10,
+        .notsent_lowat = PC_NOTSENT_LOWAT_DEFAULT,
         .watch = 1,
     };
     const char *listen_arg = "127.0.0.1:8080";
@@ -442,6 +448,11 @@ int main(int argc, char **argv)
         case OPT_DRAIN:
             if (parse_uint(optarg, 0, 3600, &cfg.drain) < 0)
                 return usage_error("--drain-timeout takes seconds (0 to 3600)", optarg);
+            break;
+        case OPT_NOTSENT_LOWAT:
+            if (parse_uint(optarg, 0, 64u << 20, &cfg.notsent_lowat) < 0)
+                return usage_error("--tcp-notsent-lowat takes bytes (0 to 67108864; 0: the "
+                                   "kernel's)", optarg);
             break;
         case OPT_ACCESS_LOG: cfg.access_log = optarg; break;
         case OPT_NO_ACCESS_LOG: cfg.no_access_log = 1; break;

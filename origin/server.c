@@ -82,19 +82,6 @@
  * (posix_fadvise WILLNEED).  docs/serving.md; PAGECAST_READAHEAD=0/1
  * overrides it (benchmarking only). */
 #define READAHEAD_DEFAULT 1
-/* TCP_NOTSENT_LOWAT on every connection: the socket reads as writable
- * only while less than this is queued and not yet sent, so each sendfile
- * adds to a short queue and its bytes go out in that call, on this
- * thread, instead of sitting in the socket until the client's ACKs push
- * them out (on loopback, in the client's own context), and the kernel
- * holds less per connection.  Not lower: with TCP_CORK, which
- * libmicrohttpd sets around sendfile, the partial segment the cork holds
- * back keeps a socket with a small mark unwritable until the cork's 200 ms
- * timer fires, and on loopback (MSS 65483) 16 KiB and 64 KiB marks stalled
- * fresh connections that way where 128 KiB did not.
- * docs/benchmarks.md has the measurements; PAGECAST_NOTSENT_LOWAT
- * overrides it (0: the kernel's default; benchmarking only). */
-#define NOTSENT_LOWAT_DEFAULT (128 * 1024)
 
 #define CACHE_IMMUTABLE "public, max-age=31536000, immutable"
 #define CACHE_NONE "no-store"
@@ -1348,7 +1335,7 @@ int pc_server_start(struct pc_server **out, struct pc_catalog *catalog,
         s->mem_inflight = strtoull(env, NULL, 10);
     if ((env = getenv("PAGECAST_READAHEAD")) && *env)
         s->readahead = env[0] != '0';
-    s->notsent_lowat = NOTSENT_LOWAT_DEFAULT;
+    s->notsent_lowat = (int)opts->notsent_lowat;
     if ((env = getenv("PAGECAST_NOTSENT_LOWAT")) && *env)
         s->notsent_lowat = atoi(env);
     unsigned total = opts->max_connections ? opts->max_connections : 10000;

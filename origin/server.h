@@ -30,6 +30,22 @@ struct pc_demo;
 struct pc_server;
 struct pc_sign_keys;
 
+/* The default TCP_NOTSENT_LOWAT of every connection (--tcp-notsent-lowat): the socket reads as writable
+ * only while less than this is queued and not yet sent, so each sendfile
+ * adds to a short queue and its bytes go out in that call, on this
+ * thread, instead of sitting in the socket until the client's ACKs push
+ * them out (on loopback, in the client's own context), and the kernel
+ * holds less per connection.  Not lower: with TCP_CORK, which
+ * libmicrohttpd sets around sendfile, the partial segment the cork holds
+ * back keeps a socket with a small mark unwritable until the cork's 200 ms
+ * timer fires, and on loopback (MSS 65483) 16 KiB and 64 KiB marks stalled
+ * fresh connections that way where 128 KiB did not.
+ * docs/serving.md section 7 has the measurements, and the cost: the
+ * slowest video requests wait longer when the CPUs are saturated.
+ * PAGECAST_NOTSENT_LOWAT in the environment overrides the option
+ * (benchmarking). */
+#define PC_NOTSENT_LOWAT_DEFAULT (128 * 1024)
+
 struct pc_server_opts {
     const char *host;               /* numeric address or name to bind */
     uint16_t port;                  /* 0: pick a free port */
@@ -40,6 +56,8 @@ struct pc_server_opts {
     unsigned max_per_address;       /* open connections per client address; 0: no limit */
     unsigned header_timeout;        /* seconds a request may take to arrive; 0: no limit */
     unsigned drain_timeout;         /* graceful stop: seconds to finish requests */
+    unsigned notsent_lowat;         /* TCP_NOTSENT_LOWAT of each connection, bytes;
+                                     * 0: the kernel's; PC_NOTSENT_LOWAT_DEFAULT */
     int access_log_fd;              /* one line per request; -1: no log */
     const struct pc_demo *demo;     /* the demo page (demo.h), or NULL: off;
                                      * must outlive the server */

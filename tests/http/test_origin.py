@@ -5,6 +5,8 @@ with raw requests (issue 3, items 7-9; docs/http.md is the specification).
 Run one case:  test_origin.py CASE   (meson runs each case as its own test).
 """
 
+import ctypes
+import errno
 import os
 import re
 import shutil
@@ -875,6 +877,68 @@ def behind_nginx_shield():
 
 # ------------------------------------------------------------- startup
 
+TCP_NOTSENT_LOWAT = 25             # <netinet/tcp.h>; Python's socket module lacks it
+SYS_PIDFD_GETFD = 438              # x86_64 and the other common ABIs
+
+
+def origin_socket_option(pid, client_addr, level, option):
+    """getsockopt on the origin's own end of our connection from @client_addr:
+    the socket is taken out of the origin with pidfd_getfd (Linux 5.6; needs
+    ptrace rights over it, which root has)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    pidfd = os.pidfd_open(pid)
+    try:
+        for name in os.listdir("/proc/%d/fd" % pid):
+            try:
+                if not os.readlink("/proc/%d/fd/%s" % (pid, name)).startswith("socket:"):
+                    continue
+            except OSError:
+                continue
+            fd = libc.syscall(SYS_PIDFD_GETFD, pidfd, int(name), 0)
+            if fd < 0:
+                e = ctypes.get_errno()
+                if e in (errno.EPERM, errno.ENOSYS):
+                    raise Skip("pidfd_getfd: %s (ptrace not permitted here?)" % os.strerror(e))
+                continue
+            sk = socket.socket(fileno=fd)
+            try:
+                if sk.type == socket.SOCK_STREAM and sk.getpeername() == client_addr:
+                    return sk.getsockopt(level, option) & 0xffffffff
+            except OSError:
+                pass
+            finally:
+                sk.close()
+    finally:
+        os.close(pidfd)
+    raise Fail("no socket of the origin is connected to %r" % (client_addr,))
+
+
+def connections_carry_the_send_low_water_mark():
+    # docs/serving.md section 7: 128 KiB by default, --tcp-notsent-lowat to
+    # change it; 0 leaves the socket's own mark unset (getsockopt reads 0),
+    # so the kernel applies net.ipv4.tcp_notsent_lowat
+    d = workdir()
+    media = os.path.join(d, "media")
+    os.makedirs(media)
+    for args, want in (((), 128 * 1024),
+                       (("--tcp-notsent-lowat", "262144"), 262144),
+                       (("--tcp-notsent-lowat", "0"), 0)):
+        o = Origin(media, args=list(args))
+        c = Conn(o.port)
+        check_eq(c.request("GET", "/healthz").status, 200, "/healthz with %r" % (args,))
+        got = origin_socket_option(o.proc.pid, c.sock.getsockname(), socket.IPPROTO_TCP,
+                                   TCP_NOTSENT_LOWAT)
+        check_eq(got, want, "TCP_NOTSENT_LOWAT of the origin's socket with %r" % (args,))
+        c.close()
+        o.signal(signal.SIGTERM)
+        check_eq(o.wait(30), 0, "exit status after SIGTERM")
+    p = subprocess.run([os.environ["PAGECAST_ORIGIN"], "--media", media, "--tcp-notsent-lowat", "1e6"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+    check_eq(p.returncode, 2, "a bad --tcp-notsent-lowat is a usage error")
+    check(p.stderr.decode().startswith("pagecast-origin: --tcp-notsent-lowat takes bytes"),
+          "the usage error names the option: %r" % p.stderr)
+
+
 def startup_errors_are_one_line():
     d = workdir()
     media = os.path.join(d, "media")
@@ -942,6 +1006,7 @@ CASES = {f.__name__: f for f in [
     sighup_rescans,
     titles_added_changed_removed_are_picked_up,
     segments_go_out_by_sendfile,
+    connections_carry_the_send_low_water_mark,
     behind_nginx_shield,
     startup_errors_are_one_line,
 ]}
