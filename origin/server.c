@@ -20,8 +20,8 @@
 #include "server.h"
 
 #include "catalog.h"
-#include "demo.h"
 #include "connguard.h"
+#include "demo.h"
 #include "fields.h"
 #include "http.h"
 #include "manifest.h"
@@ -1067,9 +1067,9 @@ static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen
  * Each connection gets a guard (connguard.h): its fd, whether a request
  * is in (draining closes the others at once), its request deadline (armed
  * now for the first request, with a header timeout), and its place in the
- * per-address count.  Both
- * notifications run on the daemon's own thread (or, at shutdown, after it
- * has stopped), so the thread's list needs no lock.
+ * per-address count.  Both notifications run on the daemon's own thread
+ * (or, at shutdown, after it has stopped), so the thread's list needs no
+ * lock.
  */
 static void on_connection(void *cls, struct MHD_Connection *con, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe)
