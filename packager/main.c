@@ -33,6 +33,8 @@ static const char usage_text[] =
     "      --page-size N           blob alignment, a power of two >= 4096 (default 4096)\n"
     "  -q, --quiet                 no progress, no warnings\n"
     "  -v, --verbose               more detail (twice: libav's own messages)\n"
+    "      --copy-samples          diagnostic: read every sample through libavformat,\n"
+    "                              even where it is written straight from the source\n"
     "      --check BUNDLE          validate a bundle: exit 0 if valid, else say why\n"
     "      --dump BUNDLE           print a bundle's index as JSON\n"
     "  -h, --help                  this text\n"
@@ -126,13 +128,14 @@ static int dump(const char *path)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_PAGE = 256, OPT_CHECK, OPT_DUMP };
+    enum { OPT_PAGE = 256, OPT_CHECK, OPT_DUMP, OPT_COPY };
     static const struct option longopts[] = {
         { "output", required_argument, NULL, 'o' },
         { "segment-duration", required_argument, NULL, 's' },
         { "page-size", required_argument, NULL, OPT_PAGE },
         { "quiet", no_argument, NULL, 'q' },
         { "verbose", no_argument, NULL, 'v' },
+        { "copy-samples", no_argument, NULL, OPT_COPY },
         { "check", required_argument, NULL, OPT_CHECK },
         { "dump", required_argument, NULL, OPT_DUMP },
         { "help", no_argument, NULL, 'h' },
@@ -165,6 +168,7 @@ int main(int argc, char **argv)
         }
         case 'q': c.verbosity = -1; break;
         case 'v': if (c.verbosity >= 0) c.verbosity++; break;
+        case OPT_COPY: opts.copy_samples = true; break;
         case OPT_CHECK: check_path = optarg; break;
         case OPT_DUMP: dump_path = optarg; break;
         case 'h': fputs(usage_text, stdout); return 0;

@@ -28,6 +28,7 @@ static void install_bus_handler(void);
 int pc_input_map_file(struct pc_input_map *m, const char *path, char *err, size_t errlen)
 {
     memset(m, 0, sizeof *m);
+    m->fd = -1;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
@@ -57,9 +58,9 @@ int pc_input_map_file(struct pc_input_map *m, const char *path, char *err, size_
         return PC_EMEDIA;
     }
     void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    int e = errno;
-    close(fd);
     if (p == MAP_FAILED) {
+        int e = errno;
+        close(fd);
         snprintf(err, errlen, "cannot map: %s", strerror(e));
         return pc_status_from_errno(e);
     }
@@ -69,6 +70,7 @@ int pc_input_map_file(struct pc_input_map *m, const char *path, char *err, size_
     m->data = p;
     m->size = (size_t)st.st_size;
     m->mapped = 1;
+    m->fd = fd;     /* kept to tell a truncation from other write errors */
     return 0;
 }
 
@@ -78,13 +80,46 @@ void pc_input_map_mem(struct pc_input_map *m, const uint8_t *data, size_t len)
     m->size = len;
     m->pos = 0;
     m->mapped = 0;
+    m->direct = 0;
+    m->fd = -1;
 }
 
 void pc_input_unmap(struct pc_input_map *m)
 {
     if (m->mapped && m->data)
         munmap((void *)m->data, m->size);
+    if (m->mapped && m->fd >= 0)
+        close(m->fd);
     memset(m, 0, sizeof *m);
+    m->fd = -1;
+}
+
+void pc_input_prefault(const struct pc_input_map *m, size_t lo, size_t hi)
+{
+#ifdef MADV_POPULATE_READ
+    static size_t page;
+    if (!page)
+        page = (size_t)sysconf(_SC_PAGESIZE);
+    if (!m->mapped || lo >= hi || hi > m->size)
+        return;
+    lo &= ~(page - 1);
+    /* Linux 5.14 and later; elsewhere EINVAL, and the faults happen anyway. */
+    (void)madvise((void *)(m->data + lo), hi - lo, MADV_POPULATE_READ);
+#else
+    (void)m;
+    (void)lo;
+    (void)hi;
+#endif
+}
+
+int pc_input_map_shrank(struct pc_input_map *m)
+{
+    struct stat st;
+    if (m->shrank)
+        return 1;
+    if (m->mapped && m->fd >= 0 && fstat(m->fd, &st) == 0 && (uint64_t)st.st_size < m->size)
+        m->shrank = 1;
+    return m->shrank;
 }
 
 /*
@@ -135,6 +170,21 @@ static int guarded_copy(void *dst, const void *src, size_t n)
     return 0;
 }
 
+int pc_input_copy(struct pc_input_map *m, void *dst, size_t off, size_t n)
+{
+    if (off > m->size || n > m->size - off)
+        return -1;
+    if (!m->mapped) {
+        memcpy(dst, m->data + off, n);
+        return 0;
+    }
+    if (guarded_copy(dst, m->data + off, n) < 0) {
+        m->shrank = 1;
+        return -1;
+    }
+    return 0;
+}
+
 static int map_read(void *opaque, uint8_t *buf, int len)
 {
     struct pc_input_map *m = opaque;
@@ -143,6 +193,10 @@ static int map_read(void *opaque, uint8_t *buf, int len)
     size_t n = m->size - m->pos;
     if (n > (size_t)len)
         n = (size_t)len;
+    if (m->direct) {
+        m->pos += n;
+        return (int)n;
+    }
     if (m->mapped && guarded_copy(buf, m->data + m->pos, n) < 0) {
         m->shrank = 1;
         return AVERROR(EIO);
@@ -187,6 +241,12 @@ AVIOContext *pc_avio_open(struct pc_input_map *m)
     }
     pb->seekable = AVIO_SEEKABLE_NORMAL;
     return pb;
+}
+
+void pc_avio_set_direct(struct pc_input_map *m, AVIOContext *pb)
+{
+    m->direct = 1;
+    pb->direct = 1;
 }
 
 void pc_avio_free(AVIOContext **pb)

@@ -60,9 +60,10 @@
 /* ------------------------------------------------------------ structures */
 
 struct sample {
-    AVPacket *pkt;          /* owned reference to the source packet */
+    const uint8_t *data;    /* bytes to write: in conv, buf or the source map */
+    AVBufferRef *buf;       /* owned: the packet's data, unless direct or conv */
     uint8_t *conv;          /* owned: Annex B converted to length-prefixed */
-    uint32_t size;          /* bytes to write (conv or pkt) */
+    uint32_t size;          /* bytes to write */
     int64_t dts;            /* decode time, track ticks, shifted */
     int64_t pts;            /* presentation time, track ticks, shifted */
     int64_t dur;            /* source duration hint, ticks (0: unknown) */
@@ -85,6 +86,8 @@ struct track {
     AVRational tb;                  /* 1/timescale */
     bool annexb;                    /* H.264/HEVC as start codes (TS) */
     AVBSFContext *adts;             /* ADTS -> raw AAC */
+    uint8_t *asc;                   /* owned: ADTS in, the AudioSpecificConfig */
+    size_t asc_size;
     AVCodecParameters *par;         /* parameters the init segment uses */
     int64_t offset;                 /* title start, in this track's ticks */
     int64_t first_us;               /* first decode/presentation time seen
@@ -113,6 +116,8 @@ struct input {
     AVFormatContext *fmt;
     struct track **by_stream;       /* stream index -> track or NULL */
     bool indexed;                   /* mp4/mov: samples are known up front */
+    bool noparse;                   /* opened with AVFMT_FLAG_NOPARSE */
+    bool direct;                    /* samples come from map.data by position */
     uint64_t corrupt;
     AVPacket **ahead;               /* read ahead to find the title start */
     size_t ahead_n, ahead_head;
@@ -242,7 +247,7 @@ static int vec_push(struct sample_vec *v, const struct sample *s)
 
 static void sample_free(struct sample *s)
 {
-    av_packet_free(&s->pkt);
+    av_buffer_unref(&s->buf);
     free(s->conv);
     s->conv = NULL;
 }
@@ -332,22 +337,80 @@ static bool map_codec(enum AVCodecID id, enum pc_track_kind *kind, enum pc_codec
     }
 }
 
-static int open_input(struct packer *p, struct input *in)
+/*
+ * Whether @p m is a plain (unfragmented) MP4: top-level boxes that tile the
+ * whole file, a moov, and no sign of movie fragments (a moof, or an mvex in
+ * the moov, which announces them: ISO/IEC 14496-12 8.8.1).  Its demuxer
+ * reads every sample table up front and then nothing but sample bytes.
+ */
+static bool plain_mp4(struct pc_input_map *m)
+{
+    uint64_t off = 0, end = m->size, moov_end = 0;
+    bool moov = false;
+    while (off < end) {
+        uint8_t h[16];
+        if (end - off < 8 || pc_input_copy(m, h, (size_t)off, 8) < 0)
+            return false;
+        uint64_t size = AV_RB32(h), hdr = 8;
+        if (size == 1) {
+            if (end - off < 16 || pc_input_copy(m, h + 8, (size_t)off + 8, 8) < 0)
+                return false;
+            size = AV_RB64(h + 8);
+            hdr = 16;
+        } else if (size == 0) {
+            size = end - off;
+        }
+        if (size < hdr || size > end - off || !memcmp(h + 4, "moof", 4) || !memcmp(h + 4, "mvex", 4))
+            return false;
+        if (!memcmp(h + 4, "moov", 4) && !moov) {
+            moov = true;                /* walk its children, then go on */
+            moov_end = off + size;
+            end = moov_end;
+            off += hdr;
+        } else {
+            off += size;
+        }
+        if (moov_end && off == moov_end) {
+            end = m->size;
+            moov_end = 0;
+        }
+    }
+    return moov;
+}
+
+/*
+ * Whether every stream of @p in that packaging would use passes through
+ * libavformat unchanged without a parser: H.264 and HEVC in their MP4 form
+ * and AAC with its AudioSpecificConfig.  (The mov demuxer asks for a parser
+ * for AC-3, E-AC-3, MP3, VP9 and AV1; those inputs keep it.)
+ */
+static bool parser_free(const struct input *in)
+{
+    for (unsigned s = 0; s < in->fmt->nb_streams; s++) {
+        const AVStream *st = in->fmt->streams[s];
+        enum pc_track_kind kind;
+        enum pc_codec codec;
+        if ((st->disposition & AV_DISPOSITION_ATTACHED_PIC) ||
+            !map_codec(st->codecpar->codec_id, &kind, &codec))
+            continue;                   /* not used: discarded, never read */
+        bool ok = codec == PC_CODEC_H264 || codec == PC_CODEC_HEVC
+                      ? !is_annexb(st->codecpar)
+                      : codec == PC_CODEC_AAC && st->codecpar->extradata_size > 0;
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+static int open_demuxer(struct packer *p, struct input *in, bool noparse)
 {
     char reason[256];
-    int r = 0;
-    if (in->buf)
-        pc_input_map_mem(&in->map, in->buf->data, in->buf->size);
-    else
-        r = pc_input_map_file(&in->map, in->path, reason, sizeof reason);
-    if (r < 0)
-        return fail(p, r, in->path, "%s", reason);
     in->pb = pc_avio_open(&in->map);
     in->fmt = avformat_alloc_context();
     if (!in->pb || !in->fmt)
         return fail(p, PC_ENOMEM, in->path, "out of memory");
     in->fmt->pb = in->pb;
-    in->fmt->flags |= AVFMT_FLAG_CUSTOM_IO;
+    in->fmt->flags |= AVFMT_FLAG_CUSTOM_IO | (noparse ? AVFMT_FLAG_NOPARSE : 0);
     p->averr[0] = 0;
     int e = avformat_open_input(&in->fmt, in->path, NULL, NULL);
     if (e < 0) {
@@ -364,6 +427,43 @@ static int open_input(struct packer *p, struct input *in)
                     p->averr[0] ? p->averr : averr_str(e, reason, sizeof reason));
     in->indexed = strstr(in->fmt->iformat->name, "mp4") != NULL ||
                   strstr(in->fmt->iformat->name, "mov") != NULL;
+    in->noparse = noparse;
+    return 0;
+}
+
+static void close_demuxer(struct input *in)
+{
+    if (in->fmt)
+        avformat_close_input(&in->fmt);
+    pc_avio_free(&in->pb);
+}
+
+/*
+ * Open @p in.  A plain MP4 whose used streams need no parser is opened with
+ * none (AVFMT_FLAG_NOPARSE: libavformat would otherwise run its H.264 parser
+ * over every packet, only to find what the sample tables already say), which
+ * lets its samples be written straight from the mapping (choose_direct()).
+ * Anything else, including a file that only looked like a plain MP4, is
+ * opened again the ordinary way.
+ */
+static int open_input(struct packer *p, struct input *in)
+{
+    char reason[256];
+    int r = 0;
+    if (in->buf)
+        pc_input_map_mem(&in->map, in->buf->data, in->buf->size);
+    else
+        r = pc_input_map_file(&in->map, in->path, reason, sizeof reason);
+    if (r < 0)
+        return fail(p, r, in->path, "%s", reason);
+    bool noparse = !p->opts->copy_samples && plain_mp4(&in->map);
+    if ((r = open_demuxer(p, in, noparse)) < 0)
+        return r;
+    if (noparse && !(in->indexed && parser_free(in))) {
+        close_demuxer(in);
+        if ((r = open_demuxer(p, in, false)) < 0)
+            return r;
+    }
     in->by_stream = calloc(in->fmt->nb_streams, sizeof *in->by_stream);
     return in->by_stream ? 0 : fail(p, PC_ENOMEM, in->path, "out of memory");
 }
@@ -496,20 +596,16 @@ static int write_init(struct packer *p, struct track *t, const struct sample_vec
     if (t->codec == PC_CODEC_HEVC)      /* parameter sets in the sample entry, as Apple requires */
         os->codecpar->codec_tag = MKTAG('h', 'v', 'c', '1');
     os->time_base = t->tb;
-    /* ADTS in: the first filtered packet carries the AudioSpecificConfig. */
-    if (t->adts && first->n) {
-        size_t sd_size = 0;
-        uint8_t *sd = av_packet_get_side_data(first->v[0].pkt, AV_PKT_DATA_NEW_EXTRADATA, &sd_size);
-        if (sd && sd_size) {
-            av_freep(&os->codecpar->extradata);
-            os->codecpar->extradata = av_mallocz(sd_size + AV_INPUT_BUFFER_PADDING_SIZE);
-            if (!os->codecpar->extradata) {
-                r = fail(p, PC_ENOMEM, t->in->path, "out of memory");
-                goto out;
-            }
-            memcpy(os->codecpar->extradata, sd, sd_size);
-            os->codecpar->extradata_size = (int)sd_size;
+    /* ADTS in: the first filtered packet carried the AudioSpecificConfig. */
+    if (t->asc_size) {
+        av_freep(&os->codecpar->extradata);
+        os->codecpar->extradata = av_mallocz(t->asc_size + AV_INPUT_BUFFER_PADDING_SIZE);
+        if (!os->codecpar->extradata) {
+            r = fail(p, PC_ENOMEM, t->in->path, "out of memory");
+            goto out;
         }
+        memcpy(os->codecpar->extradata, t->asc, t->asc_size);
+        os->codecpar->extradata_size = (int)t->asc_size;
     }
     if ((e = avio_open_dyn_buf(&oc->pb)) < 0) {
         r = fail(p, PC_ENOMEM, t->in->path, "out of memory");
@@ -524,8 +620,18 @@ static int write_init(struct packer *p, struct track *t, const struct sample_vec
     }
     size_t feed = first->n < 32 ? first->n : 32;
     for (size_t i = 0; i < feed; i++) {
-        if ((e = av_packet_ref(pkt, first->v[i].pkt)) < 0) {
+        const struct sample *s = &first->v[i];
+        if ((e = av_new_packet(pkt, (int)s->size)) < 0) {
             r = fail(p, PC_ENOMEM, t->in->path, "out of memory");
+            goto out;
+        }
+        /* Direct samples are still in the mapping: copy them the guarded
+         * way (a truncated source must fail the job, not raise SIGBUS). */
+        if (!t->in->direct || s->conv)
+            memcpy(pkt->data, s->data, s->size);
+        else if (pc_input_copy(&t->in->map, pkt->data, (size_t)(s->data - t->in->map.data), s->size) < 0) {
+            av_packet_unref(pkt);
+            r = fail(p, PC_EMEDIA, t->in->path, "the file shrank while it was being read");
             goto out;
         }
         pkt->stream_index = 0;
@@ -678,12 +784,13 @@ static int flush_segment(struct packer *p, struct track *t, const struct sample 
     if (!pc_fmp4_write_header(p->segbuf, (uint32_t)(t->segments_written + 1), 1,
                               (uint64_t)c->v[0].dts, p->fs, c->n, video, payload))
         return fail(p, PC_ETOOBIG, t->in->path, "segment larger than 4 GiB");
-    /* The samples go to the file straight from the demuxer's packets. */
+    /* The samples go to the file straight from the demuxer's packets, or
+     * for a direct input from the source's mapping. */
     p->iov[0] = (struct iovec){ p->segbuf, hdr };
     int64_t decode_span = 0;
     for (size_t i = 0; i < c->n; i++) {
         const struct sample *s = &c->v[i];
-        p->iov[i + 1] = (struct iovec){ s->conv ? s->conv : s->pkt->data, s->size };
+        p->iov[i + 1] = (struct iovec){ (void *)s->data, s->size };
         decode_span += p->fs[i].duration;
     }
     /* The index keeps presentation times: a segment starts at its first
@@ -703,7 +810,18 @@ static int flush_segment(struct packer *p, struct track *t, const struct sample 
         .flags = c->v[0].key ? PC_SEGMENT_KEY : 0,
         .key_size = video && c->v[0].key ? (uint32_t)(hdr + c->v[0].size) : 0,
     };
+    if (t->in->direct) {
+        const uint8_t *lo = c->v[0].data, *hi = lo;
+        for (size_t i = 0; i < c->n; i++) {
+            const struct sample *s = &c->v[i];
+            lo = s->data < lo ? s->data : lo;
+            hi = s->data + s->size > hi ? s->data + s->size : hi;
+        }
+        pc_input_prefault(&t->in->map, (size_t)(lo - t->in->map.data), (size_t)(hi - t->in->map.data));
+    }
     r = pc_bundle_writer_add_segment(p->w, t->index, &rec, p->iov, (int)c->n + 1);
+    if (r < 0 && t->in->direct && pc_input_map_shrank(&t->in->map))
+        return fail(p, PC_EMEDIA, t->in->path, "the file shrank while it was being read");
     if (r < 0)
         return fail(p, r, p->out, "%s", pc_bundle_writer_error(p->w));
     t->segments_written++;
@@ -843,7 +961,12 @@ static int drain_pending(struct packer *p, struct track *t)
 
 /* ------------------------------------------------------------ packets */
 
-static int take_packet(struct packer *p, struct track *t, AVPacket *pkt)
+/*
+ * One packet of @p t.  @p direct: its bytes in the source's mapping (a
+ * direct input, see choose_direct()); NULL: they are the packet's own, and
+ * the sample takes over its buffer.
+ */
+static int take_packet(struct packer *p, struct track *t, AVPacket *pkt, const uint8_t *direct)
 {
     AVStream *st = t->st;
     if (pkt->pts == AV_NOPTS_VALUE && pkt->dts == AV_NOPTS_VALUE) {
@@ -903,19 +1026,34 @@ static int take_packet(struct packer *p, struct track *t, AVPacket *pkt)
     t->started = true;
     t->samples++;
 
-    if (t->annexb) {
-        int r = annexb_to_lp(pkt->data, (size_t)pkt->size, &s.conv, &s.size);
-        if (r < 0)
-            return fail(p, r, t->in->path, "out of memory");
-    } else {
-        s.size = (uint32_t)pkt->size;
-    }
-    s.pkt = av_packet_alloc();
-    if (!s.pkt || av_packet_ref(s.pkt, pkt) < 0) {
-        sample_free(&s);
-        return fail(p, PC_ENOMEM, t->in->path, "out of memory");
-    }
     int r;
+    if (t->adts && !t->asc_size) {
+        size_t sd_size = 0;
+        const uint8_t *sd = av_packet_get_side_data(pkt, AV_PKT_DATA_NEW_EXTRADATA, &sd_size);
+        if (sd && sd_size) {
+            if (!(t->asc = malloc(sd_size)))
+                return fail(p, PC_ENOMEM, t->in->path, "out of memory");
+            memcpy(t->asc, sd, sd_size);
+            t->asc_size = sd_size;
+        }
+    }
+    if (t->annexb) {
+        if ((r = annexb_to_lp(pkt->data, (size_t)pkt->size, &s.conv, &s.size)) < 0)
+            return fail(p, r, t->in->path, "out of memory");
+        s.data = s.conv;
+    } else if (direct) {
+        s.data = direct;
+        s.size = (uint32_t)pkt->size;
+    } else {
+        /* Keep the packet's bytes by taking over its buffer reference:
+         * no copy, and no allocation for a new reference. */
+        if ((r = av_packet_make_refcounted(pkt)) < 0)
+            return fail(p, PC_ENOMEM, t->in->path, "out of memory");
+        s.data = pkt->data;
+        s.size = (uint32_t)pkt->size;
+        s.buf = pkt->buf;
+        pkt->buf = NULL;
+    }
     if (t == p->ref) {
         r = ref_sample(p, t, &s);
     } else if (p->ref_done) {
@@ -941,16 +1079,16 @@ static int take_packet(struct packer *p, struct track *t, AVPacket *pkt)
     return r;
 }
 
-static int feed_packet(struct packer *p, struct track *t, AVPacket *pkt)
+static int feed_packet(struct packer *p, struct track *t, AVPacket *pkt, const uint8_t *direct)
 {
     if (!t->adts)
-        return take_packet(p, t, pkt);
+        return take_packet(p, t, pkt, direct);
     int e = av_bsf_send_packet(t->adts, pkt);
     if (e < 0)
         return 0;   /* a damaged ADTS frame: skipped, counted below */
     int r = 0;
     while (r == 0 && (e = av_bsf_receive_packet(t->adts, pkt)) == 0) {
-        r = take_packet(p, t, pkt);
+        r = take_packet(p, t, pkt, NULL);
         av_packet_unref(pkt);
     }
     return r;
@@ -1069,6 +1207,27 @@ static int read_ahead(struct packer *p, struct input *in)
     return 0;
 }
 
+/*
+ * After the read-ahead: from here on, @p in's samples are written straight
+ * from the source's mapping if it is a plain MP4 opened without parsers.
+ * Then the demuxer reads them without copying (its packets' bytes are left
+ * unspecified, and nothing looks at them) and each sample is the mapping's
+ * (pkt->pos, pkt->size): exactly the bytes libavformat would have copied.
+ */
+static void choose_direct(struct packer *p, struct input *in)
+{
+    if (!in->noparse)
+        return;
+    for (unsigned i = 0; i < p->n_tracks; i++) {
+        const struct track *t = &p->tracks[i];
+        if (t->in == in && (t->annexb || t->adts || av_stream_get_parser(t->st)))
+            return;     /* not expected after parser_free(); stay safe */
+    }
+    in->direct = true;
+    pc_avio_set_direct(&in->map, in->pb);
+    plog(p, PC_LOG_INFO, "%s: samples go to the bundle straight from the source file", in->path);
+}
+
 /* The next packet of @p in: read-ahead ones first, then the demuxer's. */
 static int next_packet(struct input *in, AVPacket *pkt)
 {
@@ -1102,15 +1261,19 @@ static int read_input(struct packer *p, struct input *in)
     while ((e = next_packet(in, pkt)) >= 0) {
         struct track *t = pkt->stream_index < (int)in->fmt->nb_streams ? in->by_stream[pkt->stream_index] : NULL;
         if (t) {
-            if (pkt->flags & AV_PKT_FLAG_CORRUPT) {
-                if (in->indexed) {
-                    r = fail(p, PC_EMEDIA, in->path, "truncated or damaged: sample data at byte %" PRId64
-                             " is missing", pkt->pos);
-                    break;
-                }
-                in->corrupt++;
+            bool corrupt = pkt->flags & AV_PKT_FLAG_CORRUPT;
+            /* A direct input's samples are the source's bytes where the
+             * demuxer found them: (pkt->pos, pkt->size) in the mapping. */
+            if (in->direct && (pkt->pos < 0 || (uint64_t)pkt->pos > in->map.size ||
+                               (size_t)pkt->size > in->map.size - (size_t)pkt->pos))
+                corrupt = true;
+            if (corrupt && in->indexed) {
+                r = fail(p, PC_EMEDIA, in->path, "truncated or damaged: sample data at byte %" PRId64
+                         " is missing", pkt->pos);
+                break;
             }
-            r = feed_packet(p, t, pkt);
+            in->corrupt += corrupt;
+            r = feed_packet(p, t, pkt, in->direct ? in->map.data + pkt->pos : NULL);
         }
         av_packet_unref(pkt);
         if (r < 0)
@@ -1220,12 +1383,11 @@ static void packer_free(struct packer *p)
         t->pend.n = 0;
         vec_free(&t->pend);
         av_bsf_free(&t->adts);
+        free(t->asc);
     }
     for (unsigned i = 0; i < p->n_inputs && p->inputs; i++) {
         struct input *in = &p->inputs[i];
-        if (in->fmt)
-            avformat_close_input(&in->fmt);
-        pc_avio_free(&in->pb);
+        close_demuxer(in);
         pc_input_unmap(&in->map);
         free(in->by_stream);
         for (size_t k = 0; in->ahead && k < in->ahead_n; k++)
@@ -1270,6 +1432,11 @@ static int run(struct packer *p, const char *const *paths, const struct pc_pack_
         return fail(p, PC_ENOMEM, paths[0], "out of memory");
     if ((r = select_tracks(p, true)) < 0)
         return r;
+    /* Streams no track uses are not read at all. */
+    for (unsigned i = 0; i < p->n_inputs; i++)
+        for (unsigned s = 0; s < p->inputs[i].fmt->nb_streams; s++)
+            if (!p->inputs[i].by_stream[s])
+                p->inputs[i].fmt->streams[s]->discard = AVDISCARD_ALL;
     for (unsigned i = 0; i < p->n_tracks && !p->ref; i++)
         if (p->tracks[i].kind == PC_KIND_VIDEO)
             p->ref = &p->tracks[i];
@@ -1282,9 +1449,11 @@ static int run(struct packer *p, const char *const *paths, const struct pc_pack_
              avcodec_get_name(t->st->codecpar->codec_id), t->tb.den,
              t == p->ref ? ", decides the cuts" : "");
     }
-    for (unsigned i = 0; i < p->n_inputs; i++)
+    for (unsigned i = 0; i < p->n_inputs; i++) {
         if ((r = read_ahead(p, &p->inputs[i])) < 0)
             return r;
+        choose_direct(p, &p->inputs[i]);
+    }
     title_start(p);
 
     uint32_t seg_ms = p->opts->segment_ms ? p->opts->segment_ms : 6000;

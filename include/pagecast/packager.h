@@ -10,6 +10,7 @@
 #define PAGECAST_PACKAGER_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 enum pc_log_level { PC_LOG_ERROR = 0, PC_LOG_WARN = 1, PC_LOG_INFO = 2, PC_LOG_DEBUG = 3 };
@@ -25,6 +26,10 @@ struct pc_pack_opts {
     /* optional: polled now and then; non-zero abandons the job (PC_ECANCELED) */
     int (*cancel)(void *ud);
     void *ud;
+    /* diagnostic: read every sample through the demuxer, even from an
+     * unfragmented MP4 whose samples are otherwise written straight from
+     * the source's mapping; the bundle is the same either way */
+    bool copy_samples;
 };
 
 /**

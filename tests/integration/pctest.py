@@ -947,13 +947,25 @@ def src_h264_aac(dur=8, gop=24, bframes=3):
                  ["-map", "0:v", "-map", "1:a"] + x264(gop, bframes) + AAC)
 
 
+def remux(before, after):
+    """For derived(): `ffmpeg BEFORE -i SRC -map 0 -c copy AFTER DST`."""
+    def fn(src, dst):
+        p = subprocess.run([FFMPEG, "-hide_banner", "-nostdin", "-v", "error", "-y"] + before +
+                           ["-i", src, "-map", "0", "-c", "copy"] + after + [dst],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        if p.returncode:
+            raise Fail("remuxing %s failed: %s" % (src, p.stderr.decode()[-2000:]))
+    return fn
+
+
 def src_edit_list():
     """An MP4 whose video edit list hides media: a stream copy from 1.3 s
     starts at the keyframe before 1.3 s and hides the frames before it."""
-    def cut(src, dst):
-        p = subprocess.run([FFMPEG, "-hide_banner", "-nostdin", "-v", "error", "-y", "-ss", "1.3",
-                            "-i", src, "-map", "0", "-c", "copy", "-f", "mp4", dst],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        if p.returncode:
-            raise Fail("making the edit-list source failed: %s" % p.stderr.decode()[-2000:])
-    return derived("h264-aac-elst", "mp4", src_h264_aac(dur=8, gop=24), "ss1.3-copy", cut)
+    return derived("h264-aac-elst", "mp4", src_h264_aac(dur=8, gop=24), "ss1.3-copy",
+                   remux(["-ss", "1.3"], ["-f", "mp4"]))
+
+
+def src_fragmented():
+    """src_h264_aac() as a fragmented MP4: an empty moov, a moof per GOP."""
+    return derived("h264-aac-frag", "mp4", src_h264_aac(), "frag_keyframe+empty_moov",
+                   remux([], ["-movflags", "frag_keyframe+empty_moov", "-f", "mp4"]))

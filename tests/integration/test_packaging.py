@@ -288,6 +288,60 @@ def packages_damaged_ts_middle_with_warning():
               (tv.t["index"], got, len(pk_)))
 
 
+STRAIGHT = "straight from the source file"
+
+
+def _same_bundle(a, b, what):
+    """Bundles @a and @b hold the same index (but for the generation and the
+    creation time, which every packaging run makes anew) and the same bytes
+    from the first blob on."""
+    da, db = pctest.dump(a), pctest.dump(b)
+    for d in (da, db):
+        d.pop("generation")
+        d.pop("created_unix_ms")
+    check(da == db, "%s: the two bundles' indexes differ" % what)
+    with open(a, "rb") as fa, open(b, "rb") as fb:
+        fa.seek(da["data_offset"])
+        fb.seek(da["data_offset"])
+        check(fa.read() == fb.read(), "%s: the two bundles' segment bytes differ" % what)
+
+
+def writes_plain_mp4_samples_straight_from_the_source():
+    """An unfragmented MP4 whose streams need no libavformat parser (H.264,
+    HEVC, AAC; with an edit list too) has its samples written to the bundle
+    from the source's mapping, with no copy through the demuxer: -v says so,
+    pack_ok() checks every packet's bytes against ffprobe's reading of the
+    source, and --copy-samples (every sample through libavformat) makes the
+    very same bundle.  Inputs that need parsing or are read fragment by
+    fragment (fragmented MP4, AC-3 in MP4, MPEG-TS, Matroska) never go that
+    way, and package all the same."""
+    straight = {
+        "h264-aac mp4": src_h264_aac(),
+        "edit-list mp4": src_edit_list(),
+        "aac m4a": media("aac-only-14s", "m4a", lavfi_audio(dur=14) + AAC),
+    }
+    not_straight = {
+        "fragmented mp4": pctest.src_fragmented(),
+        "ac3 mp4": media("h264-ac3", "mp4", lavfi_video() + lavfi_audio() + ["-map", "0:v", "-map", "1:a"] +
+                         x264() + ["-c:a", "ac3", "-b:a", "192k", "-ac", "2"]),
+        "h264-aac mpegts": media("h264-aac", "ts", lavfi_video() + lavfi_audio() +
+                                 ["-map", "0:v", "-map", "1:a"] + x264() + AAC),
+    }
+    for what, src in list(straight.items()) + list(not_straight.items()):
+        pk = pack_ok([src], "-v")
+        said = STRAIGHT in pk.proc.stderr
+        check(said == (what in straight), "%s: -v %s %r:\n%s" %
+              (what, "does not say" if not said else "says", STRAIGHT, pk.proc.stderr))
+        if what in straight:
+            copied = os.path.join(pk.outdir, "copied.pcb")
+            p = pctest.pack([src], copied, "-v", "--copy-samples")
+            check(p.returncode == 0 and STRAIGHT not in p.stderr,
+                  "%s with --copy-samples: rc %d, stderr:\n%s" % (what, p.returncode, p.stderr))
+            _same_bundle(pk.bundle, copied, what)
+        log("%s: %s" % (what, "straight from the source, same bundle as --copy-samples"
+                        if what in straight else "through libavformat"))
+
+
 CASES = {f.__name__: f for f in [
     packs_h264_with_bframes_mp4, packs_hevc_mp4, packs_av1_mp4, packs_vp9_opus_webm,
     packs_h264_aac_mkv, packs_h264_aac_mpegts, packs_aac_audio_only, packs_ac3_with_video,
@@ -295,6 +349,7 @@ CASES = {f.__name__: f for f in [
     honours_edit_list, keeps_late_audio_offset, cuts_10s_gop_at_keyframes, packs_59_94_fps,
     packs_aligned_ladder_from_separate_files, skips_unsupported_streams_with_warning,
     segment_duration_2_on_1s_gop, honours_page_size_option, packages_damaged_ts_middle_with_warning,
+    writes_plain_mp4_samples_straight_from_the_source,
 ]}
 
 if __name__ == "__main__":

@@ -85,3 +85,54 @@ Test(mmap_io, a_file_truncated_while_mapped_fails_the_read_not_the_process)
         free(path);
     }
 }
+
+Test(mmap_io, direct_reads_move_the_position_and_copy_nothing)
+{
+    char *path = temp_file(300000);
+    struct pc_input_map m;
+    char err[128];
+    cr_assert_eq(pc_input_map_file(&m, path, err, sizeof err), 0, "%s", err);
+    AVIOContext *pb = pc_avio_open(&m);
+    uint8_t b[100000];
+    cr_assert_eq(avio_read(pb, b, 10), 10);
+    cr_assert_eq(b[9], (uint8_t)(9 * 7), "an ordinary read copies");
+    pc_avio_set_direct(&m, pb);
+    /* Small and large reads alike: the buffer stays as it was. */
+    memset(b, 0xEE, sizeof b);
+    cr_assert_eq(avio_seek(pb, 1000, SEEK_SET), 1000);
+    cr_assert_eq(avio_read(pb, b, 500), 500);
+    cr_assert_eq(avio_read(pb, b + 500, 90000), 90000);
+    for (size_t i = 0; i < 90500; i++)
+        cr_assert_eq(b[i], 0xEE, "byte %zu was written by a direct read", i);
+    cr_assert_eq(avio_tell(pb), 91500);
+    cr_assert_eq(m.pos, 91500, "the position moved as far as the reads asked");
+    cr_assert_eq(avio_seek(pb, 299000, SEEK_SET), 299000);
+    cr_assert_eq(avio_read(pb, b, 5000), 1000, "a direct read still stops at the end");
+    pc_avio_free(&pb);
+    pc_input_unmap(&m);
+    unlink(path);
+    free(path);
+}
+
+Test(mmap_io, guarded_copy_and_shrink_check_see_a_truncation)
+{
+    char *path = temp_file(1 << 20);
+    struct pc_input_map m;
+    char err[128];
+    cr_assert_eq(pc_input_map_file(&m, path, err, sizeof err), 0, "%s", err);
+    uint8_t b[64];
+    cr_assert_eq(pc_input_copy(&m, b, 5000, sizeof b), 0);
+    cr_assert_eq(b[63], (uint8_t)((5000 + 63) * 7));
+    cr_assert_eq(pc_input_copy(&m, b, (1 << 20) - 10, sizeof b), -1, "past the end: refused");
+    cr_assert_eq(m.shrank, 0, "a range past the end is not a truncation");
+    cr_assert_eq(pc_input_map_shrank(&m), 0);
+    pc_input_prefault(&m, 0, 1 << 20);      /* a hint: must be harmless */
+    cr_assert_eq(truncate(path, 4096), 0);
+    cr_assert_eq(pc_input_map_shrank(&m), 1, "the file is shorter than its mapping now");
+    cr_assert_eq(pc_input_copy(&m, b, 4096, sizeof b), -1, "a lost page is not copied (no SIGBUS)");
+    cr_assert_eq(pc_input_copy(&m, b, 0, sizeof b), 0, "the bytes still there are");
+    pc_input_prefault(&m, 0, 1 << 20);      /* and harmless after the truncation too */
+    pc_input_unmap(&m);
+    unlink(path);
+    free(path);
+}
