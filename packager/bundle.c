@@ -31,6 +31,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -599,6 +600,8 @@ struct pc_bundle_writer {
     uint64_t data_offset;                /* reserved index region ends here */
     uint64_t data_end;                   /* next blob goes here */
     uint64_t written_back;               /* writeback started up to here */
+    bool caller_writeback;               /* pc_bundle_writer_writeback starts it */
+    _Atomic uint64_t appended_end;       /* data_end, for that other thread */
     uint64_t total_segments;
     uint32_t source_count;
     uint64_t source_size, source_stat_hash, source_content_hash;
@@ -776,6 +779,8 @@ int pc_bundle_writer_open(struct pc_bundle_writer **out, const char *path,
     w->data_offset = round_up(HDR_SIZE + w->track_count * TRACK_SIZE + hint * SEG_SIZE, page);
     w->data_end = w->data_offset;
     w->written_back = w->data_offset;
+    w->caller_writeback = opts->caller_writeback;
+    atomic_init(&w->appended_end, w->data_offset);
 
     w->pad = calloc(1, (size_t)page + FREE_BOX_HEADER);
     if (!w->pad || split_path(w, path) != 0) {
@@ -921,15 +926,24 @@ static int append_blob(struct pc_bundle_writer *w, const char *what,
     *off_out = w->data_end;
     *size_out = size;
     w->data_end += size + gap;
-    /* Start writeback as we go, so the fsync at commit waits for the last
-     * few megabytes instead of the whole title (hint only: errors are
-     * reported by that fsync). */
-    if (w->data_end - w->written_back >= WRITEBACK_CHUNK) {
-        (void)sync_file_range(w->fd, (off_t)w->written_back,
-                              (off_t)(w->data_end - w->written_back), SYNC_FILE_RANGE_WRITE);
-        w->written_back = w->data_end;
-    }
+    atomic_store_explicit(&w->appended_end, w->data_end, memory_order_release);
+    if (!w->caller_writeback)
+        pc_bundle_writer_writeback(w);
     return 0;
+}
+
+/* Start writeback as we go, so the fsync at commit waits for the last few
+ * megabytes instead of the whole title (a hint only: errors are reported by
+ * that fsync).  The system call submits the pages' I/O in the caller's
+ * time, which is why a caller with a thread to spare may make it. */
+void pc_bundle_writer_writeback(struct pc_bundle_writer *w)
+{
+    uint64_t end = atomic_load_explicit(&w->appended_end, memory_order_acquire);
+    if (end - w->written_back >= WRITEBACK_CHUNK) {
+        (void)sync_file_range(w->fd, (off_t)w->written_back, (off_t)(end - w->written_back),
+                              SYNC_FILE_RANGE_WRITE);
+        w->written_back = end;
+    }
 }
 
 int pc_bundle_writer_add_init(struct pc_bundle_writer *w, unsigned t,

@@ -857,7 +857,12 @@ static int stage_reclaim(struct packer *p)
         pthread_cond_wait(&ws->cv, &ws->mu);
     int status = ws->status;
     pthread_mutex_unlock(&ws->mu);
-    return status ? write_failed(p, ws->failed, status) : 0;
+    if (status)
+        return write_failed(p, ws->failed, status);
+    /* This thread waits on the writer most of the time: it starts the
+     * writeback of what was written, while the writer goes on. */
+    pc_bundle_writer_writeback(p->w);
+    return 0;
 }
 
 /* Queue @p j, the job after the last one queued, for the writer thread. */
@@ -1655,11 +1660,12 @@ static int run(struct packer *p, const char *const *paths, const struct pc_pack_
         .source_stat_hash = fp.stat_hash,
         .source_content_hash = fp.content_hash,
     };
+    stage_start(p);
+    wo.caller_writeback = p->ws.started;    /* see stage_reclaim() */
     if ((r = pc_bundle_writer_open(&p->w, p->out, &wo, reason, sizeof reason)) < 0) {
         snprintf(p->err, sizeof p->err, "%s", reason);
         return r;
     }
-    stage_start(p);
     /* The reference's input first: it decides the cuts the others follow. */
     struct input *order[p->n_inputs];
     unsigned k = 0;

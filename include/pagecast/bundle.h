@@ -40,6 +40,7 @@
 #ifndef PAGECAST_BUNDLE_H
 #define PAGECAST_BUNDLE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdint.h>
@@ -243,6 +244,9 @@ struct pc_bundle_writer_opts {
     uint64_t source_size;
     uint64_t source_stat_hash;
     uint64_t source_content_hash;
+    /* the caller starts writeback itself, with pc_bundle_writer_writeback()
+     * from one thread while another appends; else appending does */
+    bool caller_writeback;
 };
 
 /**
@@ -273,6 +277,15 @@ int pc_bundle_writer_add_init(struct pc_bundle_writer *w, unsigned t,
 int pc_bundle_writer_add_segment(struct pc_bundle_writer *w, unsigned t,
                                  const struct pc_segment_record *seg,
                                  const struct iovec *iov, int iovcnt);
+
+/**
+ * Start writeback of what has been appended since the last call, once that
+ * is several megabytes, so the fsync at commit waits for the last few only.
+ * For a writer opened with caller_writeback: may run in one thread while
+ * another appends (it reads how far appending got, and nothing else that
+ * appending changes); not concurrently with commit or abort.
+ */
+void pc_bundle_writer_writeback(struct pc_bundle_writer *w);
 
 /**
  * Write the tables, fsync, rename over @p path, fsync the directory, and free

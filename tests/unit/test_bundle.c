@@ -18,8 +18,11 @@
 #include <ftw.h>
 #include <sys/mount.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -248,15 +251,39 @@ static const struct pc_bundle_writer_opts *sample_opts(uint32_t page, uint64_t h
     return &o;
 }
 
-/* Write the sample title with @p n segments per track; @return generation. */
-static uint64_t write_sample(const char *path, uint32_t page, uint64_t hint, unsigned n)
+/* The other thread of a caller_writeback writer: writeback, over and over,
+ * while the test appends. */
+struct writeback_loop {
+    struct pc_bundle_writer *w;
+    atomic_bool stop;
+};
+
+static void *writeback_loop(void *arg)
+{
+    struct writeback_loop *l = arg;
+    while (!atomic_load(&l->stop)) {
+        pc_bundle_writer_writeback(l->w);
+        sched_yield();
+    }
+    return NULL;
+}
+
+/* Write the sample title with @p n segments per track, starting writeback
+ * from a second thread if @p caller_writeback; @return generation. */
+static uint64_t write_sample_with(const char *path, uint32_t page, uint64_t hint, unsigned n,
+                                  bool caller_writeback)
 {
     struct pc_bundle_writer *w;
     char err[512];
     uint64_t gen = 0;
+    struct pc_bundle_writer_opts o = *sample_opts(page, hint);
+    o.caller_writeback = caller_writeback;
 
-    cr_assert_eq(pc_bundle_writer_open(&w, path, sample_opts(page, hint), err, sizeof err),
-                 0, "%s", err);
+    cr_assert_eq(pc_bundle_writer_open(&w, path, &o, err, sizeof err), 0, "%s", err);
+    struct writeback_loop loop = { .w = w };
+    pthread_t th;
+    if (caller_writeback)
+        cr_assert_eq(pthread_create(&th, NULL, writeback_loop, &loop), 0);
     for (unsigned t = 0; t < NTRACKS; t++) {
         struct pc_track_record r;
         describe(&r, t);
@@ -271,8 +298,17 @@ static uint64_t write_sample(const char *path, uint32_t page, uint64_t hint, uns
             cr_assert_eq(add_blob(w, t, k, &s, seg_size(t, k, pg)), 0);
         }
     }
+    if (caller_writeback) {
+        atomic_store(&loop.stop, true);
+        pthread_join(th, NULL);     /* not concurrently with commit */
+    }
     cr_assert_eq(pc_bundle_writer_commit(w, &gen, err, sizeof err), 0, "%s", err);
     return gen;
+}
+
+static uint64_t write_sample(const char *path, uint32_t page, uint64_t hint, unsigned n)
+{
+    return write_sample_with(path, page, hint, n, false);
 }
 
 static uint64_t expected_pad(uint64_t size, uint32_t page)
@@ -465,6 +501,16 @@ Test(bundle, round_trip_page_size_1mib)
     uint64_t t0 = now_ms();
     uint64_t gen = write_sample(path, 1u << 20, 4, 3);
     check_sample(path, 1u << 20, 3, gen, t0, now_ms());
+}
+
+Test(bundle, round_trip_with_writeback_from_another_thread)
+{
+    /* 1 MiB pages: tens of megabytes, so writeback runs several times
+     * while the other thread appends. */
+    const char *path = in_dir("title.pcb");
+    uint64_t t0 = now_ms();
+    uint64_t gen = write_sample_with(path, 1u << 20, 0, 12, true);
+    check_sample(path, 1u << 20, 12, gen, t0, now_ms());
 }
 
 Test(bundle, relocates_index_when_hint_is_exceeded)
