@@ -28,12 +28,26 @@ static char *temp_file(size_t size)
     return path;
 }
 
+/* A mapped temporary file of @p size patterned bytes; @return its path. */
+static char *map_temp(struct pc_input_map *m, size_t size)
+{
+    char *path = temp_file(size);
+    char err[128];
+    cr_assert_eq(pc_input_map_file(m, path, err, sizeof err), 0, "%s", err);
+    return path;
+}
+
+static void unmap_temp(struct pc_input_map *m, char *path)
+{
+    pc_input_unmap(m);
+    unlink(path);
+    free(path);
+}
+
 Test(mmap_io, reads_and_seeks_like_a_file)
 {
-    char *path = temp_file(300000);
     struct pc_input_map m;
-    char err[128];
-    cr_assert_eq(pc_input_map_file(&m, path, err, sizeof err), 0, "%s", err);
+    char *path = map_temp(&m, 300000);
     AVIOContext *pb = pc_avio_open(&m);
     cr_assert_not_null(pb);
     cr_assert_eq(avio_size(pb), 300000);
@@ -45,9 +59,7 @@ Test(mmap_io, reads_and_seeks_like_a_file)
     cr_assert_eq(avio_seek(pb, 299990, SEEK_SET), 299990);
     cr_assert_eq(avio_read(pb, b, 16), 10, "a read at the end is short");
     pc_avio_free(&pb);
-    pc_input_unmap(&m);
-    unlink(path);
-    free(path);
+    unmap_temp(&m, path);
 }
 
 Test(mmap_io, refuses_empty_files_and_directories)
@@ -68,10 +80,8 @@ Test(mmap_io, a_file_truncated_while_mapped_fails_the_read_not_the_process)
     /* Twice: the first recovery must leave SIGBUS deliverable (not
      * blocked) for the next one, or the second fault kills the process. */
     for (int round = 0; round < 2; round++) {
-        char *path = temp_file(1 << 20);
         struct pc_input_map m;
-        char err[128];
-        cr_assert_eq(pc_input_map_file(&m, path, err, sizeof err), 0, "%s", err);
+        char *path = map_temp(&m, 1 << 20);
         AVIOContext *pb = pc_avio_open(&m);
         cr_assert_eq(truncate(path, 0), 0);
         uint8_t *b = malloc(1 << 20);
@@ -80,18 +90,14 @@ Test(mmap_io, a_file_truncated_while_mapped_fails_the_read_not_the_process)
         cr_assert_eq(m.shrank, 1, "round %d: the shrink is reported", round);
         free(b);
         pc_avio_free(&pb);
-        pc_input_unmap(&m);
-        unlink(path);
-        free(path);
+        unmap_temp(&m, path);
     }
 }
 
 Test(mmap_io, direct_reads_move_the_position_and_copy_nothing)
 {
-    char *path = temp_file(300000);
     struct pc_input_map m;
-    char err[128];
-    cr_assert_eq(pc_input_map_file(&m, path, err, sizeof err), 0, "%s", err);
+    char *path = map_temp(&m, 300000);
     AVIOContext *pb = pc_avio_open(&m);
     uint8_t b[100000];
     cr_assert_eq(avio_read(pb, b, 10), 10);
@@ -109,17 +115,13 @@ Test(mmap_io, direct_reads_move_the_position_and_copy_nothing)
     cr_assert_eq(avio_seek(pb, 299000, SEEK_SET), 299000);
     cr_assert_eq(avio_read(pb, b, 5000), 1000, "a direct read still stops at the end");
     pc_avio_free(&pb);
-    pc_input_unmap(&m);
-    unlink(path);
-    free(path);
+    unmap_temp(&m, path);
 }
 
 Test(mmap_io, guarded_copy_and_shrink_check_see_a_truncation)
 {
-    char *path = temp_file(1 << 20);
     struct pc_input_map m;
-    char err[128];
-    cr_assert_eq(pc_input_map_file(&m, path, err, sizeof err), 0, "%s", err);
+    char *path = map_temp(&m, 1 << 20);
     uint8_t b[64];
     cr_assert_eq(pc_input_copy(&m, b, 5000, sizeof b), 0);
     cr_assert_eq(b[63], (uint8_t)((5000 + 63) * 7));
@@ -132,7 +134,5 @@ Test(mmap_io, guarded_copy_and_shrink_check_see_a_truncation)
     cr_assert_eq(pc_input_copy(&m, b, 4096, sizeof b), -1, "a lost page is not copied (no SIGBUS)");
     cr_assert_eq(pc_input_copy(&m, b, 0, sizeof b), 0, "the bytes still there are");
     pc_input_prefault(&m, 0, 1 << 20);      /* and harmless after the truncation too */
-    pc_input_unmap(&m);
-    unlink(path);
-    free(path);
+    unmap_temp(&m, path);
 }
