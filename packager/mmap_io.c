@@ -97,12 +97,9 @@ void pc_input_unmap(struct pc_input_map *m)
 void pc_input_prefault(const struct pc_input_map *m, size_t lo, size_t hi)
 {
 #ifdef MADV_POPULATE_READ
-    static size_t page;
-    if (!page)
-        page = (size_t)sysconf(_SC_PAGESIZE);
     if (!m->mapped || lo >= hi || hi > m->size)
         return;
-    lo &= ~(page - 1);
+    lo &= ~((size_t)sysconf(_SC_PAGESIZE) - 1);
     /* Linux 5.14 and later; elsewhere EINVAL, and the faults happen anyway. */
     (void)madvise((void *)(m->data + lo), hi - lo, MADV_POPULATE_READ);
 #else
@@ -193,16 +190,8 @@ static int map_read(void *opaque, uint8_t *buf, int len)
     size_t n = m->size - m->pos;
     if (n > (size_t)len)
         n = (size_t)len;
-    if (m->direct) {
-        m->pos += n;
-        return (int)n;
-    }
-    if (m->mapped && guarded_copy(buf, m->data + m->pos, n) < 0) {
-        m->shrank = 1;
-        return AVERROR(EIO);
-    }
-    if (!m->mapped)
-        memcpy(buf, m->data + m->pos, n);
+    if (!m->direct && pc_input_copy(m, buf, m->pos, n) < 0)
+        return AVERROR(EIO);        /* lost to truncation: m->shrank is set */
     m->pos += n;
     return (int)n;
 }
