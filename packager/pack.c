@@ -256,6 +256,12 @@ static int fail(struct packer *p, int status, const char *path, const char *fmt,
     return status;
 }
 
+/* A source that lost bytes while it was read (truncated or rewritten). */
+static int fail_shrank(struct packer *p, const char *path)
+{
+    return fail(p, PC_EMEDIA, path, "the file shrank while it was being read");
+}
+
 static const char *averr_str(int e, char *buf, size_t len)
 {
     av_strerror(e, buf, len);
@@ -674,7 +680,7 @@ static int write_init(struct packer *p, struct track *t, const struct sample_vec
             memcpy(pkt->data, s->data, s->size);
         else if (pc_input_copy(&t->in->map, pkt->data, (size_t)(s->data - t->in->map.data), s->size) < 0) {
             av_packet_unref(pkt);
-            r = fail(p, PC_EMEDIA, t->in->path, "the file shrank while it was being read");
+            r = fail_shrank(p, t->in->path);
             goto out;
         }
         pkt->stream_index = 0;
@@ -756,8 +762,6 @@ static void describe_track(const struct track *t, struct pc_track_record *rec)
     }
 }
 
-/* Write the open segment of @p t.  @p next is the sample that starts the
- * next segment, or NULL at the end. */
 /* ------------------------------------------------------------ writer thread */
 
 static void *stage_main(void *arg)
@@ -827,42 +831,42 @@ static void stage_stop(struct packer *p)
 static int write_failed(struct packer *p, const struct wjob *j, int status)
 {
     if (j->t->in->direct && pc_input_map_shrank(&j->t->in->map))
-        return fail(p, PC_EMEDIA, j->t->in->path, "the file shrank while it was being read");
+        return fail_shrank(p, j->t->in->path);
     return fail(p, status, p->out, "%s", pc_bundle_writer_error(p->w));
 }
 
-/* Wait until the writer thread is idle; then the bundle writer is ours. */
-static int stage_sync(struct packer *p)
+/* Wait until the writer thread has emptied the queue (@p drain), or until
+ * the next job of the ring is free and the queue holds little enough memory
+ * to add to it; then report a write that failed meanwhile. */
+static int stage_wait(struct packer *p, bool drain)
 {
     struct wstage *ws = &p->ws;
     if (!ws->started)
         return 0;
     pthread_mutex_lock(&ws->mu);
-    while (ws->queued)
+    while (drain ? ws->queued != 0
+                 : ws->queued == WJOBS || (ws->queued && ws->held > WJOBS_HELD_MAX))
         pthread_cond_wait(&ws->cv, &ws->mu);
     int status = ws->status;
     pthread_mutex_unlock(&ws->mu);
     return status ? write_failed(p, ws->failed, status) : 0;
 }
 
-/* Wait until the next job of the ring is free, and the queue holds little
- * enough memory to add to it. */
+/* Wait until the writer thread is idle; then the bundle writer is ours. */
+static int stage_sync(struct packer *p)
+{
+    return stage_wait(p, true);
+}
+
+/* Wait for room for one more job. */
 static int stage_reclaim(struct packer *p)
 {
-    struct wstage *ws = &p->ws;
-    if (!ws->started)
-        return 0;
-    pthread_mutex_lock(&ws->mu);
-    while (ws->queued == WJOBS || (ws->queued && ws->held > WJOBS_HELD_MAX))
-        pthread_cond_wait(&ws->cv, &ws->mu);
-    int status = ws->status;
-    pthread_mutex_unlock(&ws->mu);
-    if (status)
-        return write_failed(p, ws->failed, status);
+    int r = stage_wait(p, false);
     /* This thread waits on the writer most of the time: it starts the
      * writeback of what was written, while the writer goes on. */
-    pc_bundle_writer_writeback(p->w);
-    return 0;
+    if (r == 0 && p->ws.started)
+        pc_bundle_writer_writeback(p->w);
+    return r;
 }
 
 /* Queue @p j, the job after the last one queued, for the writer thread. */
@@ -889,6 +893,8 @@ static void job_free(struct wjob *j)
     memset(j, 0, sizeof *j);
 }
 
+/* Write the open segment of @p t.  @p next is the sample that starts the
+ * next segment, or NULL at the end. */
 static int flush_segment(struct packer *p, struct track *t, const struct sample *next)
 {
     int64_t next_dts = next ? next->dts : INT64_MIN;
@@ -967,10 +973,15 @@ static int flush_segment(struct packer *p, struct track *t, const struct sample 
      * for a direct input from the source's mapping. */
     j->iov[0] = (struct iovec){ j->hdr, hdr };
     int64_t decode_span = 0;
+    const uint8_t *lo = c->v[0].data, *hi = lo;     /* a direct input: the bytes' span */
     for (size_t i = 0; i < c->n; i++) {
         const struct sample *s = &c->v[i];
         j->iov[i + 1] = (struct iovec){ (void *)s->data, s->size };
         decode_span += p->fs[i].duration;
+        if (t->in->direct) {    /* only then are all samples in one object */
+            lo = s->data < lo ? s->data : lo;
+            hi = s->data + s->size > hi ? s->data + s->size : hi;
+        }
     }
     /* The index keeps presentation times: a segment starts at its first
      * (key) frame's presentation and lasts until the next segment's, so the
@@ -992,15 +1003,8 @@ static int flush_segment(struct packer *p, struct track *t, const struct sample 
         .flags = c->v[0].key ? PC_SEGMENT_KEY : 0,
         .key_size = video && c->v[0].key ? (uint32_t)(hdr + c->v[0].size) : 0,
     };
-    if (t->in->direct) {
-        const uint8_t *lo = c->v[0].data, *hi = lo;
-        for (size_t i = 0; i < c->n; i++) {
-            const struct sample *s = &c->v[i];
-            lo = s->data < lo ? s->data : lo;
-            hi = s->data + s->size > hi ? s->data + s->size : hi;
-        }
+    if (t->in->direct)
         pc_input_prefault(&t->in->map, (size_t)(lo - t->in->map.data), (size_t)(hi - t->in->map.data));
-    }
     /* The job keeps the samples until it is reused; the track goes on
      * with the job's emptied vector. */
     struct sample_vec done = j->samples;
@@ -1474,7 +1478,7 @@ static int read_input(struct packer *p, struct input *in)
     if (r < 0)
         return r;
     if (in->map.shrank)
-        return fail(p, PC_EMEDIA, in->path, "the file shrank while it was being read");
+        return fail_shrank(p, in->path);
     if (e != AVERROR_EOF) {
         if (in->indexed || !n)
             return fail(p, PC_EMEDIA, in->path, "read error: %s",
