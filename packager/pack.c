@@ -451,6 +451,78 @@ static bool parser_free(const struct input *in)
     return true;
 }
 
+/*
+ * Whether @par is plain AAC-LC as its AudioSpecificConfig says it: object
+ * type 2, a table sample rate, channels 1-7, 1024-sample frames, and either
+ * nothing more or the sync extension that says "no SBR" (FFmpeg's encoder
+ * writes it).  That is all libavformat's probe would learn by decoding.
+ */
+static bool aac_lc_1024(const AVCodecParameters *par)
+{
+    const uint8_t *asc = par->extradata;
+    if (par->codec_id != AV_CODEC_ID_AAC || (par->extradata_size != 2 && par->extradata_size != 5))
+        return false;
+    unsigned aot = asc[0] >> 3, rate_index = (asc[0] & 7) << 1 | asc[1] >> 7;
+    unsigned channels = asc[1] >> 3 & 15, ga_flags = asc[1] & 7;   /* 960 frames, core coder, ext */
+    if (aot != 2 || rate_index >= 13 || channels < 1 || channels > 7 || ga_flags)
+        return false;
+    if (par->extradata_size == 2)
+        return true;
+    unsigned sync = (unsigned)asc[2] << 3 | asc[3] >> 5, ext_aot = asc[3] & 31, sbr = asc[4] >> 7;
+    return sync == 0x2b7 && ext_aot == 5 && !sbr;
+}
+
+/*
+ * Whether the sample descriptions of @p in already say everything packaging
+ * takes from its streams, so that avformat_find_stream_info() can be left
+ * out.  It would decode the first video frames to learn the pixel aspect
+ * ratio (which the pasp box says too, and the mov demuxer reads), the pixel
+ * format and the reorder depth (which packaging does not use), and an AAC
+ * frame for its length (which aac_lc_1024() reads from the config).  Asked
+ * only of a plain MP4 that needs no parser; anything less is probed.
+ */
+static bool described(const struct input *in)
+{
+    for (unsigned s = 0; s < in->fmt->nb_streams; s++) {
+        const AVStream *st = in->fmt->streams[s];
+        const AVCodecParameters *par = st->codecpar;
+        enum pc_track_kind kind;
+        enum pc_codec codec;
+        if ((st->disposition & AV_DISPOSITION_ATTACHED_PIC) || !map_codec(par->codec_id, &kind, &codec))
+            continue;
+        if (par->extradata_size <= 0 || st->time_base.num <= 0 || st->time_base.den <= 0)
+            return false;
+        if (kind == PC_KIND_VIDEO ? par->width <= 0 || par->height <= 0 || st->sample_aspect_ratio.num <= 0 ||
+                                        st->sample_aspect_ratio.den <= 0
+                                  : !aac_lc_1024(par) || par->sample_rate <= 0 ||
+                                        par->ch_layout.nb_channels <= 0)
+            return false;
+    }
+    return true;
+}
+
+/*
+ * Settle the stream parameters packaging reads.  A video stream's pixel
+ * aspect ratio is the container's when it has one (the pasp box, Matroska's
+ * display size), else the bitstream's, as av_guess_sample_aspect_ratio() and
+ * players rank them.  A described() input was not probed: its AAC frame
+ * length comes from the config aac_lc_1024() read.
+ */
+static void settle_streams(struct input *in)
+{
+    for (unsigned s = 0; s < in->fmt->nb_streams; s++) {
+        AVStream *st = in->fmt->streams[s];
+        AVCodecParameters *par = st->codecpar;
+        if (par->codec_type == AVMEDIA_TYPE_VIDEO) {
+            AVRational sar = av_guess_sample_aspect_ratio(in->fmt, st, NULL);
+            if (sar.num > 0 && sar.den > 0)
+                par->sample_aspect_ratio = sar;
+        } else if (par->codec_id == AV_CODEC_ID_AAC && par->frame_size == 0 && aac_lc_1024(par)) {
+            par->frame_size = 1024;
+        }
+    }
+}
+
 static int open_demuxer(struct packer *p, struct input *in, bool noparse)
 {
     char reason[256];
@@ -470,13 +542,18 @@ static int open_demuxer(struct packer *p, struct input *in, bool noparse)
         return fail(p, status_from_av(e), in->path, "cannot open: %s",
                     p->averr[0] ? p->averr : averr_str(e, reason, sizeof reason));
     }
-    e = avformat_find_stream_info(in->fmt, NULL);
-    if (e < 0)
-        return fail(p, PC_EMEDIA, in->path, "cannot read stream information: %s",
-                    p->averr[0] ? p->averr : averr_str(e, reason, sizeof reason));
     in->indexed = strstr(in->fmt->iformat->name, "mp4") != NULL ||
                   strstr(in->fmt->iformat->name, "mov") != NULL;
-    in->noparse = noparse;
+    in->noparse = noparse && in->indexed && parser_free(in);
+    if (noparse && !in->noparse)
+        return 0;                       /* the caller opens it again, with parsers */
+    if (in->noparse && described(in)) {
+        plog(p, PC_LOG_INFO, "%s: stream parameters from the sample descriptions, no probe", in->path);
+    } else if ((e = avformat_find_stream_info(in->fmt, NULL)) < 0) {
+        return fail(p, PC_EMEDIA, in->path, "cannot read stream information: %s",
+                    p->averr[0] ? p->averr : averr_str(e, reason, sizeof reason));
+    }
+    settle_streams(in);
     return 0;
 }
 
@@ -508,7 +585,7 @@ static int open_input(struct packer *p, struct input *in)
     bool noparse = !p->opts->copy_samples && plain_mp4(&in->map);
     if ((r = open_demuxer(p, in, noparse)) < 0)
         return r;
-    if (noparse && !(in->indexed && parser_free(in))) {
+    if (noparse && !in->noparse) {
         close_demuxer(in);
         if ((r = open_demuxer(p, in, false)) < 0)
             return r;

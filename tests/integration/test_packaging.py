@@ -342,6 +342,65 @@ def writes_plain_mp4_samples_straight_from_the_source():
                         if what in straight else "through libavformat"))
 
 
+NO_PROBE = "from the sample descriptions, no probe"
+
+
+def _no_container_sar(src, dst):
+    """For derived(): @src (one video track) with nothing in its container
+    that says a pixel aspect ratio, so that only the SPS does: the pasp box
+    renamed free (same size), and tkhd's display width set to the coded
+    width (a display size that differs from the coded one is a ratio too)."""
+    with open(src, "rb") as f:
+        data = bytearray(f.read())
+    moov = next(b for b in pctest.boxes(data) if b[0] == "moov")
+    at = data.find(b"pasp", moov[3], moov[2])
+    check(at > 0, "%s has no pasp box in its moov" % src)
+    data[at:at + 4] = b"free"
+    trak = pctest.child(data, moov, "trak")
+    tkhd = pctest.child(data, trak, "tkhd")
+    width_at = tkhd[3] + (88 if data[tkhd[3]] == 1 else 76)
+    data[width_at:width_at + 4] = (320 << 16).to_bytes(4, "big")
+    with open(dst, "wb") as f:
+        f.write(data)
+
+
+def takes_pixel_aspect_ratio_from_container_then_bitstream():
+    """A video track's pixel aspect ratio is the container's where it says
+    one (a pasp box, or a display size other than the coded one), else the
+    bitstream's (the SPS): the ranking of libavformat and of `ffmpeg -c copy`.
+    The track record and the init segment's pasp box both say it.  A plain
+    MP4 whose sample descriptions say everything is packaged without
+    libavformat's probing decode (-v says so), into the same bundle as the
+    probed --copy-samples path; one whose container says no ratio is probed,
+    and its SPS gives it."""
+    anamorphic = media("h264-sar4x3", "mp4", lavfi_video(dur=2) + ["-vf", "setsar=4/3"] + x264())
+    cases = [
+        ("pasp and SPS 4:3", anamorphic, "4:3", True),
+        ("SPS 4:3 only", derived("h264-sar4x3-sps-only", "mp4", anamorphic, "pasp-free-tkhd320",
+                                 _no_container_sar),
+         "4:3", False),
+        ("pasp 1:1, SPS 4:3", media("h264-pasp1-sps4x3", "mp4", lavfi_video(dur=2) + ["-vf", "setsar=1"] +
+                                    x264(extra="sar=4/3")), "1:1", True),
+    ]
+    for what, src, sar, unprobed in cases:
+        pk = pack_ok([src], "-v")
+        said = NO_PROBE in pk.proc.stderr
+        check(said == unprobed, "%s: -v %s %r:\n%s" %
+              (what, "says" if said else "does not say", NO_PROBE, pk.proc.stderr))
+        track = pctest.dump(pk.bundle)["tracks"][0]
+        check(track["sar"] == sar, "%s: the track record says sar %s, not %s" % (what, track["sar"], sar))
+        init = pctest.parse_init(pctest.read_blob(pk.bundle, track["init"]))
+        pasp = pctest.sample_entry_child(init, "pasp")
+        got = "%d:%d" % (pctest.u32(pasp, 0), pctest.u32(pasp, 4))
+        check(got == sar, "%s: the init segment's pasp says %s, not %s" % (what, got, sar))
+        copied = os.path.join(pk.outdir, "copied.pcb")
+        p = pctest.pack([src], copied, "-v", "--copy-samples")
+        check(p.returncode == 0 and NO_PROBE not in p.stderr,
+              "%s with --copy-samples: rc %d, stderr:\n%s" % (what, p.returncode, p.stderr))
+        _same_bundle(pk.bundle, copied, what)
+        log("%s: sar %s, %s" % (what, sar, "not probed" if unprobed else "probed"))
+
+
 CASES = {f.__name__: f for f in [
     packs_h264_with_bframes_mp4, packs_hevc_mp4, packs_av1_mp4, packs_vp9_opus_webm,
     packs_h264_aac_mkv, packs_h264_aac_mpegts, packs_aac_audio_only, packs_ac3_with_video,
@@ -349,7 +408,7 @@ CASES = {f.__name__: f for f in [
     honours_edit_list, keeps_late_audio_offset, cuts_10s_gop_at_keyframes, packs_59_94_fps,
     packs_aligned_ladder_from_separate_files, skips_unsupported_streams_with_warning,
     segment_duration_2_on_1s_gop, honours_page_size_option, packages_damaged_ts_middle_with_warning,
-    writes_plain_mp4_samples_straight_from_the_source,
+    writes_plain_mp4_samples_straight_from_the_source, takes_pixel_aspect_ratio_from_container_then_bitstream,
 ]}
 
 if __name__ == "__main__":
