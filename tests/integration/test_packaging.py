@@ -401,6 +401,36 @@ def takes_pixel_aspect_ratio_from_container_then_bitstream():
         log("%s: sar %s, %s" % (what, sar, "not probed" if unprobed else "probed"))
 
 
+def _signal_sbr(src, dst):
+    """For derived(): @src (FFmpeg's AAC-LC, whose 5-byte AudioSpecificConfig
+    ends in the sync extension saying "no SBR") with that flag set: the
+    config now signals HE-AAC, with a 48 kHz extension rate."""
+    with open(src, "rb") as f:
+        data = bytearray(f.read())
+    asc = bytes.fromhex("119056e500")
+    at = data.find(asc)
+    check(at > 0 and data.find(asc, at + 1) < 0, "%s: no single AAC-LC 48 kHz stereo config" % src)
+    data[at + 4] = 0x98                     # sbrPresentFlag 1, extension rate index 3
+    with open(dst, "wb") as f:
+        f.write(data)
+
+
+def probes_aac_whose_config_is_not_plain_lc():
+    """Only AAC-LC with 1024-sample frames, as its AudioSpecificConfig says,
+    skips libavformat's probe: a config that signals SBR (HE-AAC, whose
+    frames decode to 2048 samples) is probed, and still packaged."""
+    lc = media("aac-only-14s", "m4a", lavfi_audio(dur=14) + AAC)
+    he = derived("aac-only-14s-sbr", "m4a", lc, "asc-sbr-flag", _signal_sbr)
+    for what, src, unprobed in (("AAC-LC", lc, True), ("SBR signalled", he, False)):
+        out = os.path.join(pctest.workdir(), "out.pcb")
+        p = pctest.pack([src], out, "-v")
+        check(p.returncode == 0, "%s: rc %d, stderr:\n%s" % (what, p.returncode, p.stderr))
+        said = NO_PROBE in p.stderr
+        check(said == unprobed, "%s: -v %s %r:\n%s" %
+              (what, "says" if said else "does not say", NO_PROBE, p.stderr))
+        log("%s: %s" % (what, "not probed" if unprobed else "probed"))
+
+
 CASES = {f.__name__: f for f in [
     packs_h264_with_bframes_mp4, packs_hevc_mp4, packs_av1_mp4, packs_vp9_opus_webm,
     packs_h264_aac_mkv, packs_h264_aac_mpegts, packs_aac_audio_only, packs_ac3_with_video,
@@ -409,6 +439,7 @@ CASES = {f.__name__: f for f in [
     packs_aligned_ladder_from_separate_files, skips_unsupported_streams_with_warning,
     segment_duration_2_on_1s_gop, honours_page_size_option, packages_damaged_ts_middle_with_warning,
     writes_plain_mp4_samples_straight_from_the_source, takes_pixel_aspect_ratio_from_container_then_bitstream,
+    probes_aac_whose_config_is_not_plain_lc,
 ]}
 
 if __name__ == "__main__":
