@@ -76,11 +76,9 @@ int pc_input_map_file(struct pc_input_map *m, const char *path, char *err, size_
 
 void pc_input_map_mem(struct pc_input_map *m, const uint8_t *data, size_t len)
 {
+    memset(m, 0, sizeof *m);
     m->data = data;
     m->size = len;
-    m->pos = 0;
-    m->mapped = 0;
-    m->direct = 0;
     m->fd = -1;
 }
 
@@ -107,6 +105,27 @@ void pc_input_prefault(const struct pc_input_map *m, size_t lo, size_t hi)
     (void)lo;
     (void)hi;
 #endif
+}
+
+#define RELEASE_EVERY (8u << 20)    /* bytes consumed between two releases */
+#define RELEASE_BEHIND (8u << 20)   /* kept below the lowest recent read */
+
+void pc_input_consumed(struct pc_input_map *m, size_t lo, size_t hi)
+{
+    if (!m->mapped || lo >= hi || hi > m->size)
+        return;
+    if (m->recent_bytes == 0 || lo < m->recent_lo)
+        m->recent_lo = lo;
+    m->recent_bytes += hi - lo;
+    if (m->recent_bytes < RELEASE_EVERY)
+        return;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t upto = m->recent_lo > RELEASE_BEHIND ? (m->recent_lo - RELEASE_BEHIND) & ~(page - 1) : 0;
+    if (upto > m->released) {
+        (void)madvise((void *)(m->data + m->released), upto - m->released, MADV_DONTNEED);
+        m->released = upto;
+    }
+    m->recent_bytes = 0;
 }
 
 int pc_input_map_shrank(struct pc_input_map *m)
@@ -190,8 +209,11 @@ static int map_read(void *opaque, uint8_t *buf, int len)
     size_t n = m->size - m->pos;
     if (n > (size_t)len)
         n = (size_t)len;
-    if (!m->direct && pc_input_copy(m, buf, m->pos, n) < 0)
-        return AVERROR(EIO);        /* lost to truncation: m->shrank is set */
+    if (!m->direct) {
+        if (pc_input_copy(m, buf, m->pos, n) < 0)
+            return AVERROR(EIO);    /* lost to truncation: m->shrank is set */
+        pc_input_consumed(m, m->pos, m->pos + n);
+    }
     m->pos += n;
     return (int)n;
 }

@@ -20,6 +20,10 @@ struct pc_input_map {
     int shrank;             /* the file lost mapped pages while read (SIGBUS) */
     int direct;             /* reads only move pos (see pc_avio_set_direct) */
     int fd;                 /* the mapped file, for pc_input_map_shrank; else -1 */
+    /* pc_input_consumed's account, kept by one thread at a time */
+    size_t released;        /* mapping below this has been given back */
+    size_t recent_lo;       /* lowest offset consumed since the last release */
+    size_t recent_bytes;    /* bytes consumed since then */
 };
 
 /**
@@ -48,6 +52,19 @@ int pc_input_copy(struct pc_input_map *m, void *dst, size_t off, size_t n);
  * truncation, are left to the read itself.
  */
 void pc_input_prefault(const struct pc_input_map *m, size_t lo, size_t hi);
+
+/**
+ * Note that bytes [@p lo, @p hi) of a mapped file have been read for good.
+ * Every 8 MiB of such reads, the mapping's pages from the last release up
+ * to 8 MiB below the lowest offset read since are given back (MADV_DONTNEED):
+ * they stay in the page cache but no longer count in the process's resident
+ * memory, which would otherwise grow by the whole source while a title is
+ * packaged.  A page read again later is mapped again, so a guess that was
+ * wrong (a file whose streams lie far apart) costs a refault, never data.
+ * Called by whichever thread reads the mapping: the demuxer's reads, or the
+ * writer thread for samples written straight from it.
+ */
+void pc_input_consumed(struct pc_input_map *m, size_t lo, size_t hi);
 
 /** Whether the mapped file is now shorter than its mapping (it was truncated). */
 int pc_input_map_shrank(struct pc_input_map *m);

@@ -145,6 +145,7 @@ struct wjob {
     size_t iov_cap;
     int iovcnt;
     uint64_t held;                  /* bytes of packets its samples keep */
+    size_t span_lo, span_hi;        /* a direct input: the source bytes it reads */
 };
 
 /*
@@ -841,6 +842,17 @@ static void describe_track(const struct track *t, struct pc_track_record *rec)
 
 /* ------------------------------------------------------------ writer thread */
 
+/* Append @p j to the bundle.  A direct input's source pages it read are
+ * then done with (pc_input_consumed gives them back in time); only the
+ * thread that writes its jobs keeps that account. */
+static int job_write(struct packer *p, struct wjob *j)
+{
+    int r = pc_bundle_writer_add_segment(p->w, j->t->index, &j->rec, j->iov, j->iovcnt);
+    if (r == 0 && j->t->in->direct)
+        pc_input_consumed(&j->t->in->map, j->span_lo, j->span_hi);
+    return r;
+}
+
 static void *stage_main(void *arg)
 {
     struct packer *p = arg;
@@ -854,7 +866,7 @@ static void *stage_main(void *arg)
         struct wjob *j = &p->jobs[ws->head];
         bool skip = ws->status || ws->quit;     /* failed, or given up */
         pthread_mutex_unlock(&ws->mu);
-        int r = skip ? 0 : pc_bundle_writer_add_segment(p->w, j->t->index, &j->rec, j->iov, j->iovcnt);
+        int r = skip ? 0 : job_write(p, j);
         pthread_mutex_lock(&ws->mu);
         if (r < 0 && !ws->status) {
             ws->status = r;
@@ -951,7 +963,7 @@ static int stage_submit(struct packer *p, struct wjob *j)
 {
     struct wstage *ws = &p->ws;
     if (!ws->started) {
-        int r = pc_bundle_writer_add_segment(p->w, j->t->index, &j->rec, j->iov, j->iovcnt);
+        int r = job_write(p, j);
         return r < 0 ? write_failed(p, j, r) : 0;
     }
     pthread_mutex_lock(&ws->mu);
@@ -1080,8 +1092,12 @@ static int flush_segment(struct packer *p, struct track *t, const struct sample 
         .flags = c->v[0].key ? PC_SEGMENT_KEY : 0,
         .key_size = video && c->v[0].key ? (uint32_t)(hdr + c->v[0].size) : 0,
     };
-    if (t->in->direct)
-        pc_input_prefault(&t->in->map, (size_t)(lo - t->in->map.data), (size_t)(hi - t->in->map.data));
+    j->span_lo = j->span_hi = 0;
+    if (t->in->direct) {
+        j->span_lo = (size_t)(lo - t->in->map.data);
+        j->span_hi = (size_t)(hi - t->in->map.data);
+        pc_input_prefault(&t->in->map, j->span_lo, j->span_hi);
+    }
     /* The job keeps the samples until it is reused; the track goes on
      * with the job's emptied vector. */
     struct sample_vec done = j->samples;

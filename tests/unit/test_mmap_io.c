@@ -136,3 +136,45 @@ Test(mmap_io, guarded_copy_and_shrink_check_see_a_truncation)
     pc_input_prefault(&m, 0, 1 << 20);      /* and harmless after the truncation too */
     unmap_temp(&m, path);
 }
+
+/* Resident KiB of the mapping that starts at @p addr (/proc/self/smaps). */
+static long mapping_rss_kib(const void *addr)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    cr_assert_not_null(f);
+    char line[512];
+    bool ours = false;
+    long kib = -1;
+    while (kib < 0 && fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2)
+            ours = lo == (unsigned long)addr;
+        else if (ours && sscanf(line, "Rss: %ld kB", &kib) == 1)
+            break;
+    }
+    fclose(f);
+    cr_assert_geq(kib, 0, "no mapping at %p in /proc/self/smaps", addr);
+    return kib;
+}
+
+Test(mmap_io, consumed_pages_leave_the_resident_set_and_read_back_intact)
+{
+    struct pc_input_map m;
+    const size_t size = 48u << 20, step = 1u << 20;
+    char *path = map_temp(&m, size);
+    uint8_t *buf = malloc(step);
+    for (size_t off = 0; off < size; off += step) {
+        cr_assert_eq(pc_input_copy(&m, buf, off, step), 0);
+        pc_input_consumed(&m, off, off + step);
+    }
+    /* All 48 MiB were read; what stays mapped in is at most the 8 MiB kept
+     * below the last reads and the 8 MiB read since the last release. */
+    long kib = mapping_rss_kib(m.data);
+    cr_assert_leq(kib, 16 << 10, "%ld KiB of the 48 MiB mapping still resident", kib);
+    /* A page given back reads the same when it is read again. */
+    cr_assert_eq(pc_input_copy(&m, buf, 4096, step), 0);
+    for (size_t i = 0; i < step; i++)
+        cr_assert_eq(buf[i], (uint8_t)((4096 + i) * 7));
+    free(buf);
+    unmap_temp(&m, path);
+}
