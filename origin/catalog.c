@@ -154,6 +154,11 @@ void pc_served_release(struct pc_served *s)
     served_unref((struct served_impl *)s);
 }
 
+void pc_served_retain(struct pc_served *s)
+{
+    atomic_fetch_add_explicit(&((struct served_impl *)s)->refs, 1, memory_order_relaxed);
+}
+
 static void free_sources(struct title *t)
 {
     for (unsigned i = 0; i < t->n_sources; i++)

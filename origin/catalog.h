@@ -105,5 +105,7 @@ struct pc_served {
 };
 
 void pc_served_release(struct pc_served *s);
+/** One more reference to @p s (which the caller already holds one of). */
+void pc_served_retain(struct pc_served *s);
 
 #endif

@@ -875,6 +875,45 @@ def behind_nginx_shield():
         err.close()
 
 
+def rss_file_kib(pid):
+    """The file-backed part of @pid's resident set (RssFile, Linux 4.5)."""
+    with open("/proc/%d/status" % pid) as f:
+        for ln in f:
+            if ln.startswith("RssFile:"):
+                return int(ln.split()[1])
+    raise Skip("/proc/%d/status has no RssFile" % pid)
+
+
+def memory_responses_give_their_pages_back():
+    # docs/serving.md section 1: small segments go out by sendmsg from the
+    # bundle's mapping, which maps their pages into the origin; each serving
+    # thread gives them back (MADV_DONTNEED) at least once a second
+    d = workdir()
+    media = os.path.join(d, "media")
+    os.makedirs(media)
+    shutil.copy(long_clip(40), os.path.join(media, "long.mp4"))
+    o = Origin(media, args=["--segment-duration", "1"], wait_title="long.mp4")
+    dump = dump_bundle(find_bundles(o.store)[0])
+    m = re.search(r'#EXT-X-MAP:URI="([0-9a-f]{16})/0/init\.mp4"', get(o.port, "/long.mp4/0.m3u8").body.decode())
+    check(m, "no generation in the media playlist")
+    time.sleep(1.5)
+    base = rss_file_kib(o.proc.pid)
+    c = Conn(o.port)
+    total = 0
+    for t, track in enumerate(dump["tracks"]):
+        for k, seg in enumerate(track["segments"], 1):
+            check(seg["size"] <= 256 * 1024, "segment %d/%d is %d bytes: not a memory response" % (t, k, seg["size"]))
+            r = c.request("GET", "/long.mp4/%s/%d/%d.m4s" % (m.group(1), t, k))
+            check_eq(r.status, 200, "segment %d/%d" % (t, k))
+            total += len(r.body)
+    c.close()
+    check(total > 4 << 20, "only %d bytes of segments" % total)
+    # every page was mapped in while sent; a second later they are given back
+    wait_for("the origin's RssFile to fall back", lambda: rss_file_kib(o.proc.pid) - base < total / 1024 / 4,
+             timeout=5)
+    log("RssFile %d KiB before %d KiB of segments, %d KiB after" % (base, total >> 10, rss_file_kib(o.proc.pid)))
+
+
 # ------------------------------------------------------------- startup
 
 TCP_NOTSENT_LOWAT = 25             # <netinet/tcp.h>; Python's socket module lacks it
@@ -1006,6 +1045,7 @@ CASES = {f.__name__: f for f in [
     sighup_rescans,
     titles_added_changed_removed_are_picked_up,
     segments_go_out_by_sendfile,
+    memory_responses_give_their_pages_back,
     connections_carry_the_send_low_water_mark,
     behind_nginx_shield,
     startup_errors_are_one_line,
