@@ -515,9 +515,6 @@ static struct MHD_Response *blob_response(const struct pc_served *s, uint64_t of
     return r;
 }
 
-/* Whether a blob of @p len bytes goes as a memory response now (see
- * MEM_INFLIGHT_DEFAULT): the open connections, each assumed to be fetching
- * a blob this size, must keep the copied bytes under the budget. */
 /* Give back the mapped pages of the bundles @p w sent memory responses
  * from, and the references it kept on them. */
 static void release_mapped(struct worker *w)
@@ -548,6 +545,9 @@ static void note_mapped(struct worker *w, struct pc_served *s, uint64_t len)
         release_mapped(w);
 }
 
+/* Whether a blob of @p len bytes goes as a memory response now (see
+ * MEM_INFLIGHT_DEFAULT): the open connections, each assumed to be fetching
+ * a blob this size, must keep the copied bytes under the budget. */
 static bool mem_fits(const struct pc_server *srv, uint64_t len)
 {
     int_fast64_t open = atomic_load_explicit(&srv->m.connections, memory_order_relaxed);
