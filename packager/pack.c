@@ -428,6 +428,13 @@ static bool plain_mp4(struct pc_input_map *m)
     return moov;
 }
 
+/* Whether packaging makes a track of @p st (a supported codec, not cover
+ * art), and which; the streams it does not use are never read. */
+static bool used_stream(const AVStream *st, enum pc_track_kind *kind, enum pc_codec *codec)
+{
+    return !(st->disposition & AV_DISPOSITION_ATTACHED_PIC) && map_codec(st->codecpar->codec_id, kind, codec);
+}
+
 /*
  * Whether every stream of @p in that packaging would use passes through
  * libavformat unchanged without a parser: H.264 and HEVC in their MP4 form
@@ -440,9 +447,8 @@ static bool parser_free(const struct input *in)
         const AVStream *st = in->fmt->streams[s];
         enum pc_track_kind kind;
         enum pc_codec codec;
-        if ((st->disposition & AV_DISPOSITION_ATTACHED_PIC) ||
-            !map_codec(st->codecpar->codec_id, &kind, &codec))
-            continue;                   /* not used: discarded, never read */
+        if (!used_stream(st, &kind, &codec))
+            continue;                   /* discarded, never read */
         bool ok = codec == PC_CODEC_H264 || codec == PC_CODEC_HEVC
                       ? !is_annexb(st->codecpar)
                       : codec == PC_CODEC_AAC && st->codecpar->extradata_size > 0;
@@ -489,7 +495,7 @@ static bool described(const struct input *in)
         const AVCodecParameters *par = st->codecpar;
         enum pc_track_kind kind;
         enum pc_codec codec;
-        if ((st->disposition & AV_DISPOSITION_ATTACHED_PIC) || !map_codec(par->codec_id, &kind, &codec))
+        if (!used_stream(st, &kind, &codec))
             continue;
         if (par->extradata_size <= 0 || st->time_base.num <= 0 || st->time_base.den <= 0)
             return false;
