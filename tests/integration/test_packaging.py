@@ -307,6 +307,17 @@ def _same_bundle(a, b, what):
         check(fa.read() == fb.read(), "%s: the two bundles' segment bytes differ" % what)
 
 
+def _same_as_copy_samples(pk, src, what, unsaid):
+    """Packaging @src again with --copy-samples (every sample through
+    libavformat, every input probed) succeeds, -v there does not say
+    @unsaid, and the bundle is the same as @pk's."""
+    copied = os.path.join(pk.outdir, "copied.pcb")
+    p = pctest.pack([src], copied, "-v", "--copy-samples")
+    check(p.returncode == 0 and unsaid not in p.stderr,
+          "%s with --copy-samples: rc %d, stderr:\n%s" % (what, p.returncode, p.stderr))
+    _same_bundle(pk.bundle, copied, what)
+
+
 def writes_plain_mp4_samples_straight_from_the_source():
     """An unfragmented MP4 whose streams need no libavformat parser (H.264,
     HEVC, AAC; with an edit list too) has its samples written to the bundle
@@ -334,11 +345,7 @@ def writes_plain_mp4_samples_straight_from_the_source():
         check(said == (what in straight), "%s: -v %s %r:\n%s" %
               (what, "does not say" if not said else "says", STRAIGHT, pk.proc.stderr))
         if what in straight:
-            copied = os.path.join(pk.outdir, "copied.pcb")
-            p = pctest.pack([src], copied, "-v", "--copy-samples")
-            check(p.returncode == 0 and STRAIGHT not in p.stderr,
-                  "%s with --copy-samples: rc %d, stderr:\n%s" % (what, p.returncode, p.stderr))
-            _same_bundle(pk.bundle, copied, what)
+            _same_as_copy_samples(pk, src, what, STRAIGHT)
         log("%s: %s" % (what, "straight from the source, same bundle as --copy-samples"
                         if what in straight else "through libavformat"))
 
@@ -394,11 +401,7 @@ def takes_pixel_aspect_ratio_from_container_then_bitstream():
         pasp = pctest.sample_entry_child(init, "pasp")
         got = "%d:%d" % (pctest.u32(pasp, 0), pctest.u32(pasp, 4))
         check(got == sar, "%s: the init segment's pasp says %s, not %s" % (what, got, sar))
-        copied = os.path.join(pk.outdir, "copied.pcb")
-        p = pctest.pack([src], copied, "-v", "--copy-samples")
-        check(p.returncode == 0 and NO_PROBE not in p.stderr,
-              "%s with --copy-samples: rc %d, stderr:\n%s" % (what, p.returncode, p.stderr))
-        _same_bundle(pk.bundle, copied, what)
+        _same_as_copy_samples(pk, src, what, NO_PROBE)
         log("%s: sar %s, %s" % (what, sar, "not probed" if unprobed else "probed"))
 
 
